@@ -1,0 +1,186 @@
+"""The benchmark grid: presets, option parsing and validation, device resolution.
+
+Every bad value raises ``ValueError`` naming the value and what is allowed; the pytest
+plugin turns it into a usage error (exit 4).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import envs
+import strategies
+
+PHASES = ("compile", "runtime")
+PARTS = ("ask", "eval", "tell")
+IMPLS = ("esperf", "evosax")
+PLATFORMS = ("cpu", "gpu", "tpu")
+
+# popsize 10 ... 100 000, one point per decade.
+GRIDS = {
+    "quick": dict(strategies=("cma_es", "openai_es"), envs=("Pendulum-v1",), pops=(100, 1000), evals=(50,)),
+    "seed": dict(strategies=("cma_es",), envs=("Pendulum-v1",), pops=(100, 200, 500, 1000), evals=(50,)),
+    "full": dict(
+        strategies=strategies.names(),
+        envs=envs.names(),
+        pops=(10, 100, 1000, 10_000, 100_000),
+        evals=(1, 10, 50, 100),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case: what to time, where, and how (``part`` 'generation' or a breakdown part)."""
+
+    phase: str
+    strategy: str
+    env: str
+    popsize: int
+    evals: int
+    hidden: int
+    episode_length: int | None
+    device: str
+    part: str = "generation"
+    impl: str = "esperf"
+
+    @property
+    def id(self) -> str:
+        parts = [self.phase, self.strategy, self.env, f"pop{self.popsize}", f"evals{self.evals}", self.device]
+        if self.part != "generation":
+            parts.append(self.part)
+        if self.impl != "esperf":
+            parts.append(self.impl)
+        return "-".join(parts)
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def _choice_list(option: str, text, allowed) -> tuple[str, ...]:
+    values = _split(text)
+    if not values:
+        raise ValueError(f"{option} is empty; choose from {', '.join(allowed)}")
+    for v in values:
+        if v not in allowed:
+            raise ValueError(f"{option}: unknown value {v!r}; choose from {', '.join(allowed)}")
+    return tuple(dict.fromkeys(values))
+
+
+def _int_list(option: str, text) -> tuple[int, ...]:
+    values = _split(text)
+    if not values:
+        raise ValueError(f"{option} is empty; give a comma list of positive ints")
+    out = []
+    for v in values:
+        try:
+            n = int(v)
+        except ValueError:
+            raise ValueError(f"{option}: {v!r} is not an int; give a comma list of positive ints") from None
+        if n <= 0:
+            raise ValueError(f"{option}: {n} is not allowed; give a comma list of positive ints")
+        out.append(n)
+    return tuple(dict.fromkeys(out))
+
+
+def _positive_int(option: str, text) -> int:
+    values = _int_list(option, text)
+    if len(values) != 1:
+        raise ValueError(f"{option}: {text!r} is not allowed; give one positive int")
+    return values[0]
+
+
+def visible_devices() -> dict[str, object]:
+    """JAX devices of every platform present, keyed ``platform:id`` (e.g. ``cpu:0``, ``gpu:1``)."""
+    import jax
+
+    found = {}
+    for platform in PLATFORMS:
+        try:
+            devices = jax.devices(platform)
+        except RuntimeError:
+            continue
+        for d in devices:
+            found[f"{platform}:{d.id}"] = d
+    return found
+
+
+def resolve_devices(text: str, visible: dict[str, object]) -> tuple[str, ...]:
+    """Expand ``--es-devices`` (cpu, gpu, tpu, all, or platform:id ids) into visible device ids."""
+    tokens = _split(text)
+    allowed = f"cpu, gpu, tpu, all, or one of the visible devices {', '.join(visible)}"
+    if not tokens:
+        raise ValueError(f"--es-devices is empty; choose {allowed}")
+    out = []
+    for tok in tokens:
+        if tok == "all":
+            out.extend(visible)
+        elif tok in PLATFORMS:
+            ids = [d for d in visible if d.startswith(tok + ":")]
+            if not ids:
+                raise ValueError(f"--es-devices: no {tok} device is visible; choose {allowed}")
+            out.extend(ids)
+        elif tok in visible:
+            out.append(tok)
+        else:
+            raise ValueError(f"--es-devices: {tok!r} is not a visible device; choose {allowed}")
+    return tuple(dict.fromkeys(out))
+
+
+def build_cases(getoption, visible: dict[str, object] | None = None) -> list[Case]:
+    """All cases for the ``--es-*`` options; ``getoption(name)`` reads one option's raw value."""
+    grid_name = getoption("es_grid")
+    if grid_name not in GRIDS:
+        raise ValueError(f"--es-grid: unknown grid {grid_name!r}; choose from {', '.join(GRIDS)}")
+    grid = GRIDS[grid_name]
+
+    def pick(option, key, parse):
+        raw = getoption(option)
+        return grid[key] if raw is None else parse(raw)
+
+    strat = pick("es_strategies", "strategies", lambda t: _choice_list("--es-strategies", t, strategies.names()))
+    env_names = pick("es_envs", "envs", lambda t: _choice_list("--es-envs", t, envs.names()))
+    pops = pick("es_pops", "pops", lambda t: _int_list("--es-pops", t))
+    evals = pick("es_evals", "evals", lambda t: _int_list("--es-evals", t))
+    hidden = _positive_int("--es-hidden", getoption("es_hidden"))
+    length_raw = getoption("es_episode_length")
+    length = None if length_raw is None else _positive_int("--es-episode-length", length_raw)
+    phases = _choice_list("--es-phases", getoption("es_phases"), PHASES)
+    impls = _choice_list("--es-impls", getoption("es_impls"), IMPLS)
+    visible = visible_devices() if visible is None else visible
+    devices = resolve_devices(getoption("es_devices"), visible)
+
+    # A strategy must accept every population size asked for (e.g. OpenAI-ES needs even ones).
+    for s in strat:
+        for pop in pops:
+            strategies.make(s, num_dims=1, popsize=pop)
+
+    cases = []
+    for phase in phases:
+        for s in strat:
+            for e in env_names:
+                for pop in pops:
+                    for ev in evals:
+                        for dev in devices:
+                            for impl in impls:
+                                cases.append(Case(phase, s, e, pop, ev, hidden, length, dev, impl=impl))
+    if getoption("es_breakdown"):
+        cases += [replace(c, part=p) for c in cases if c.impl == "esperf" for p in PARTS]
+    return cases
+
+
+def parse_peak_flops(text: str | None) -> dict[str, float]:
+    """``--es-peak-flops`` as {device kind or platform: FLOP/s}; e.g. ``cpu=1.2e11,gpu=6.7e13``."""
+    if not text:
+        return {}
+    out = {}
+    for item in _split(text):
+        kind, sep, value = item.rpartition("=")
+        try:
+            flops = float(value)
+        except ValueError:
+            flops = -1.0
+        if not sep or not kind.strip() or flops <= 0:
+            raise ValueError(f"--es-peak-flops: {item!r} is not allowed; give KIND=FLOPS with FLOPS > 0")
+        out[kind.strip()] = flops
+    return out

@@ -1,0 +1,161 @@
+"""The one place esperf times JAX: cold compiles by stage, and guarded runtime rounds.
+
+Honesty rules (see the README's "What the numbers mean"):
+
+* compile: every round starts from ``jax.clear_caches()`` and a FRESH Python function,
+  so neither jax's tracing/lowering caches nor its executable cache can answer; the
+  persistent compilation cache is switched off. ``trace``, ``lower`` and ``compile``
+  are timed separately with ``jax.jit(f).trace(...).lower().compile()``.
+* runtime: the executable is compiled and warmed up first; each timed round blocks
+  until the outputs are ready, and a ``jax.monitoring`` listener counts compilations
+  during the rounds -- any compilation there is an error, never a silent number.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import jax
+
+# jax's own event names (jax/_src/dispatch.py); a backend compile is the expensive one,
+# a jaxpr trace betrays retracing even when the executable cache answers.
+BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+JAXPR_TRACE_EVENT = "/jax/core/compile/jaxpr_trace_duration"
+COMPILE_EVENTS = (BACKEND_COMPILE_EVENT, JAXPR_TRACE_EVENT)
+
+
+class RecompilationError(RuntimeError):
+    """JAX traced or compiled during rounds that must only execute."""
+
+
+def disable_persistent_cache() -> None:
+    """Keep the persistent compilation cache out of every measurement."""
+    jax.config.update("jax_enable_compilation_cache", False)
+
+
+@dataclass
+class CompileStages:
+    """Seconds spent in each stage of one cold compile, and the executable it produced."""
+
+    trace_s: float
+    lower_s: float
+    compile_s: float
+    compiled: Any
+
+    @property
+    def total_s(self) -> float:
+        return self.trace_s + self.lower_s + self.compile_s
+
+
+def compile_stages(fn: Callable, args: tuple, sharding=None) -> CompileStages:
+    """Trace, lower and compile ``jax.jit(fn)`` for ``args``, timing each stage.
+
+    With ``sharding`` (a ``SingleDeviceSharding``) inputs and outputs are pinned to
+    that one device, so the executable runs there and nowhere else.
+    """
+    jitted = jax.jit(fn) if sharding is None else jax.jit(fn, in_shardings=sharding, out_shardings=sharding)
+    t0 = time.perf_counter()
+    traced = jitted.trace(*args)
+    t1 = time.perf_counter()
+    lowered = traced.lower()
+    t2 = time.perf_counter()
+    compiled = lowered.compile()
+    t3 = time.perf_counter()
+    return CompileStages(t1 - t0, t2 - t1, t3 - t2, compiled)
+
+
+def cold_compile(make_fn: Callable[[], Callable], args: tuple, sharding=None) -> CompileStages:
+    """One cold compile: clear jax's in-memory caches, build a fresh function, compile it."""
+    jax.clear_caches()
+    return compile_stages(make_fn(), args, sharding)
+
+
+class CompileCounter:
+    """Counts jax compile events (trace or backend compile) while active.
+
+    ``jax.monitoring`` listeners are process-global; this one only counts events from
+    the thread that opened it, so a compile elsewhere cannot fail a measurement.
+    """
+
+    def __init__(self):
+        self.events: list[tuple[str, float]] = []
+        self._thread = None
+        self._active = False
+
+    def _listener(self, event: str, duration: float, **_):
+        if self._active and event in COMPILE_EVENTS and threading.get_ident() == self._thread:
+            self.events.append((event, duration))
+
+    def __enter__(self):
+        self._thread = threading.get_ident()
+        self._active = True
+        jax.monitoring.register_event_duration_secs_listener(self._listener)
+        return self
+
+    def __exit__(self, *exc):
+        self._active = False
+        jax.monitoring.unregister_event_duration_listener(self._listener)
+        return False
+
+    @property
+    def count(self) -> int:
+        return len(self.events)
+
+
+class ChainedRunner:
+    """Runs ``executable`` as a chain: each round's first output is the next round's input.
+
+    ``executable(carry) -> (carry, *rest)``; every call blocks until all outputs are
+    ready, so a round's wall time is the device's time for one generation (plus
+    dispatch), not the time to enqueue it.
+    """
+
+    def __init__(self, executable: Callable, carry):
+        self.executable = executable
+        self.carry = carry
+        self.last = None
+
+    def __call__(self):
+        out = self.executable(self.carry)
+        jax.block_until_ready(out)
+        self.carry = out[0]
+        self.last = out
+
+
+class RepeatRunner:
+    """Runs ``executable(*args)`` on the same inputs each round, blocking until ready."""
+
+    def __init__(self, executable: Callable, args: tuple):
+        self.executable = executable
+        self.args = args
+        self.last = None
+
+    def __call__(self):
+        out = self.executable(*self.args)
+        jax.block_until_ready(out)
+        self.last = out
+
+
+def guarded_rounds(run_rounds: Callable[[], Any]) -> tuple[Any, int]:
+    """Call ``run_rounds()`` under a :class:`CompileCounter`; raise if anything compiled.
+
+    Returns ``(result, compile_events)`` where compile_events is 0 on success.
+    """
+    with CompileCounter() as counter:
+        result = run_rounds()
+    if counter.count:
+        names = sorted({e for e, _ in counter.events})
+        raise RecompilationError(
+            f"{counter.count} compilation event(s) ({', '.join(names)}) during timed runtime rounds; "
+            "the runtime figure would include compile time and is discarded"
+        )
+    return result, counter.count
+
+
+def rounds_for(seconds_per_round: float, max_time: float, min_rounds: int, max_rounds: int = 1000) -> int:
+    """Rounds to fill ``max_time`` seconds at ``seconds_per_round``, within [min_rounds, max_rounds]."""
+    if seconds_per_round <= 0:
+        return max_rounds
+    return int(min(max_rounds, max(min_rounds, round(max_time / seconds_per_round))))

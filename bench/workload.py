@@ -1,0 +1,175 @@
+"""The esperf workload, defined once: one generation of neuroevolution.
+
+A generation asks the strategy for ``popsize`` flat MLP parameter vectors, evaluates
+each on ``evals`` episodes of ``episode_length`` steps (the same episode keys for every
+member: common random numbers), and tells the strategy the negated mean returns
+(strategies minimise). ``bench.train``, the pytest-benchmark grid and the tests all
+build their functions from :class:`Workload`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+import envs
+import strategies
+from envs.policy import MLPPolicy
+from envs.rollout import episode_step, population_returns, population_start, start_carry
+
+
+class GenState(NamedTuple):
+    """What one generation carries to the next: the strategy state and the PRNG key."""
+
+    es_state: Any
+    key: jax.Array
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name}={value!r} is not allowed; it must be a positive int")
+    return value
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Static configuration of the generation; build functions with its methods.
+
+    ``strategy_options`` are extra keyword options of ``strategies.make`` (learning
+    rate, weight decay, elite ratio, ...) as a tuple of (name, value) pairs, so the
+    workload stays hashable. ``unroll`` is the ``lax.scan`` unroll of the rollout.
+    """
+
+    strategy: str = "cma_es"
+    env: str = "Pendulum-v1"
+    popsize: int = 100
+    evals: int = 50
+    hidden: int = 48
+    episode_length: int | None = None
+    sigma_init: float | None = None
+    strategy_options: tuple = ()
+    unroll: int = 1
+    _env: Any = field(init=False, repr=False, compare=False)
+    _es: Any = field(init=False, repr=False, compare=False)
+    _policy: MLPPolicy = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        _positive_int("popsize", self.popsize)
+        _positive_int("evals", self.evals)
+        _positive_int("hidden", self.hidden)
+        _positive_int("unroll", self.unroll)
+        env = envs.make(self.env)
+        if self.episode_length is None:
+            object.__setattr__(self, "episode_length", env.max_steps)
+        _positive_int("episode_length", self.episode_length)
+        policy = MLPPolicy.for_env(env, self.hidden)
+        es = strategies.make(
+            self.strategy,
+            num_dims=policy.num_params,
+            popsize=self.popsize,
+            sigma_init=self.sigma_init,
+            **dict(self.strategy_options),
+        )
+        object.__setattr__(self, "_env", env)
+        object.__setattr__(self, "_policy", policy)
+        object.__setattr__(self, "_es", es)
+
+    # -- static facts ---------------------------------------------------------------
+    @property
+    def es(self):
+        return self._es
+
+    @property
+    def env_obj(self):
+        return self._env
+
+    @property
+    def policy(self) -> MLPPolicy:
+        return self._policy
+
+    @property
+    def num_params(self) -> int:
+        return self._policy.num_params
+
+    @property
+    def env_steps(self) -> int:
+        """Env steps one generation scans: popsize x evals x episode_length (every scanned step)."""
+        return self.popsize * self.evals * self.episode_length
+
+    # -- the pure functions -----------------------------------------------------------
+    def init(self, key: jax.Array) -> GenState:
+        """Strategy state around a zero parameter vector, plus the generation key."""
+        k_init, k_run = jax.random.split(key)
+        mean = jnp.zeros(self.num_params, jnp.float32)
+        return GenState(self._es.init(k_init, mean), k_run)
+
+    def ask(self, state: GenState):
+        """Sample the population: returns (x (popsize, num_params), episode key, GenState)."""
+        key, k_ask, k_eval = jax.random.split(state.key, 3)
+        x, es_state = self._es.ask(k_ask, state.es_state)
+        # k_eval rides in the key slot consumed by ``evaluate``.
+        return x, k_eval, GenState(es_state, key)
+
+    def evaluate(self, x: jax.Array, key: jax.Array, evals: int | None = None) -> jax.Array:
+        """Mean return of every member over ``evals`` shared episodes: shape (popsize,)."""
+        n = self.evals if evals is None else evals
+        keys = jax.random.split(key, n)
+        returns = population_returns(
+            self._env, self._policy, x.astype(jnp.float32), keys, self.episode_length, self.unroll
+        )
+        return returns.mean(axis=1)
+
+    def tell(self, state: GenState, x: jax.Array, returns: jax.Array) -> GenState:
+        """Update the strategy with fitness = -returns (strategies minimise)."""
+        return GenState(self._es.tell(state.es_state, x, -returns), state.key)
+
+    def generation(self, state: GenState):
+        """One ask -> evaluate -> tell step: returns (next GenState, returns (popsize,))."""
+        x, k_eval, state = self.ask(state)
+        returns = self.evaluate(x, k_eval)
+        return self.tell(state, x, returns), returns
+
+    def generation_fn(self):
+        """A FRESH Python function computing one generation (a new jit cache entry each call).
+
+        Compile benchmarks build one per round so that no round hits jax's in-memory
+        caches keyed on the function object.
+        """
+
+        def generation(state: GenState):
+            return self.generation(state)
+
+        return generation
+
+    def scan_step_fn(self):
+        """One scanned step of the batched rollout and its inputs (for FLOP counting)."""
+        x = jnp.zeros((self.popsize, self.num_params), jnp.float32)
+        keys = jax.random.split(jax.random.key(0), self.evals)
+
+        def one_step(x, keys):
+            params, state, obs = population_start(self._env, self._policy, x, keys)
+            return episode_step(self._env, self._policy, params)(start_carry(state, obs), None)[0]
+
+        return one_step, (x, keys)
+
+    def part_fns(self):
+        """Fresh functions for the breakdown: name -> (fn, args builder from a GenState)."""
+
+        def ask(state):
+            return self.ask(state)
+
+        def evaluate(x, key):
+            return self.evaluate(x, key)
+
+        def tell(state, x, returns):
+            return self.tell(state, x, returns)
+
+        return {"ask": ask, "eval": evaluate, "tell": tell}
+
+    def part_args(self, state: GenState):
+        """Example inputs of each breakdown part, computed from ``state`` (not timed)."""
+        x, k_eval, after_ask = jax.jit(self.ask)(state)
+        returns = jnp.zeros((self.popsize,), jnp.float32)
+        return {"ask": (state,), "eval": (x, k_eval), "tell": (after_ask, x, returns)}

@@ -1,0 +1,115 @@
+"""Mutation-only genetic algorithm of F. P. Such, V. Madhavan, E. Conti, J. Lehman,
+K. O. Stanley, J. Clune, "Deep Neuroevolution: Genetic Algorithms Are a Competitive
+Alternative for Training Deep Neural Networks for Reinforcement Learning",
+arXiv:1712.06567 (2017), Algorithm 1 (without the re-evaluation of elite candidates:
+fitness here is whatever the caller reports).
+
+Per generation, with N = popsize and T = max(1, floor(elite_ratio * N)) parents:
+  * truncation selection: the T best rows of the evaluated population become parents;
+  * elitism: row 0 of the next population is the best member found so far, unmutated;
+  * rows 1..N-1 are children: a parent drawn uniformly from the T, plus sigma N(0, I);
+  * sigma is fixed unless ``sigma_decay`` < 1: sigma <- max(sigma * sigma_decay, sigma_min).
+
+``state.mean`` is the current elite (the best member so far; the start point before
+the first ``tell``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from strategies import base
+
+
+class SimpleGAState(NamedTuple):
+    """GA state: elite (``mean``), mutation strength, the T parents, best-ever tracking."""
+
+    mean: jax.Array
+    sigma: jax.Array
+    parents: jax.Array  # (T, n): the truncation-selected rows of the last population
+    best_member: jax.Array
+    best_fitness: jax.Array
+    generation: jax.Array
+
+
+@dataclass(frozen=True)
+class SimpleGA:
+    """Static configuration of the GA; build with ``strategies.make("simple_ga", ...)``."""
+
+    num_dims: int
+    popsize: int
+    sigma_init: float
+    elite_ratio: float = 0.1
+    sigma_decay: float = 1.0
+    sigma_min: float = 0.0
+    name: ClassVar[str] = "simple_ga"
+    options: ClassVar[tuple[str, ...]] = ("elite_ratio", "sigma_decay", "sigma_min")
+    default_sigma_init: ClassVar[float] = 0.1
+    num_parents: int = field(init=False)
+
+    def __post_init__(self):
+        name = self.name
+        n = base.check_int(name, "num_dims", self.num_dims, 1)
+        lam = base.check_int(name, "popsize", self.popsize, 1)
+        if lam < 2:
+            raise ValueError(
+                f"{name}: popsize={lam} is not allowed; it must be an int >= 2 (row 0 is the unmutated elite)"
+            )
+        object.__setattr__(self, "num_dims", n)
+        object.__setattr__(self, "popsize", lam)
+        object.__setattr__(self, "sigma_init", base.check_sigma(name, self.sigma_init))
+        ratio = base.check_float(name, "elite_ratio", self.elite_ratio, low=0.0, high=1.0, low_open=True)
+        decay = base.check_float(name, "sigma_decay", self.sigma_decay, low=0.0, high=1.0, low_open=True)
+        smin = base.check_float(name, "sigma_min", self.sigma_min, low=0.0)
+        object.__setattr__(self, "elite_ratio", ratio)
+        object.__setattr__(self, "sigma_decay", decay)
+        object.__setattr__(self, "sigma_min", smin)
+        object.__setattr__(self, "num_parents", max(1, math.floor(ratio * lam)))
+
+    def init(self, key: jax.Array, mean: jax.Array) -> SimpleGAState:
+        """All T parents and the elite start at ``mean``; ``key`` is unused."""
+        del key
+        mean = base.check_mean(self.name, mean, self.num_dims)
+        return SimpleGAState(
+            mean=mean,
+            sigma=jnp.asarray(self.sigma_init, mean.dtype),
+            parents=jnp.broadcast_to(mean, (self.num_parents, self.num_dims)),
+            best_member=mean,
+            best_fitness=jnp.asarray(jnp.inf, mean.dtype),
+            generation=jnp.asarray(0, jnp.int32),
+        )
+
+    def ask(self, key: jax.Array, state: SimpleGAState):
+        """x[0] = elite (unmutated); x[k] = parents[u_k] + sigma z_k, u_k ~ U{0..T-1}, z_k ~ N(0, I)."""
+        base.check_state_mean(self.name, "ask", state.mean, self.num_dims)
+        k_parent, k_noise = jax.random.split(key)
+        idx = jax.random.randint(k_parent, (self.popsize,), 0, self.num_parents)
+        z = jax.random.normal(k_noise, (self.popsize, self.num_dims), state.mean.dtype)
+        x = state.parents[idx] + state.sigma * z
+        # Row 0 is drawn too (static shapes, no Python branching) and then replaced.
+        return x.at[0].set(state.best_member), state
+
+    def tell(self, state: SimpleGAState, x: jax.Array, fitness: jax.Array) -> SimpleGAState:
+        """Truncation selection of the T lowest (sanitized) fitnesses; best-ever update; sigma decay."""
+        base.check_state_mean(self.name, "tell", state.mean, self.num_dims)
+        dtype = state.mean.dtype
+        x, fitness = base.check_tell_args(self.name, x, fitness, self.popsize, self.num_dims, dtype)
+        f = base.sanitize_fitness(fitness)
+        # top_k of -f would do too; argsort is stable (ties keep index order) and the
+        # gather moves only T rows.
+        order = jnp.argsort(f, stable=True)[: self.num_parents]
+        parents = x[order]
+        best_member, best_fitness = base.update_best(state.best_member, state.best_fitness, x, fitness)
+        sigma = jnp.maximum(state.sigma * self.sigma_decay, self.sigma_min).astype(dtype)
+        return SimpleGAState(
+            mean=best_member,
+            sigma=sigma,
+            parents=parents,
+            best_member=best_member,
+            best_fitness=best_fitness,
+            generation=state.generation + 1,
+        )

@@ -1,0 +1,88 @@
+"""The MLP policy and the rollouts: layout, masking, and batched == vmap(vmap(rollout))."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs.policy import MLPPolicy
+from envs.rollout import population_returns, rollout
+
+
+@pytest.mark.parametrize("name", envs.names())
+def test_batched_population_returns_equal_vmapped_single_rollouts(name):
+    env = envs.make(name)
+    policy = MLPPolicy.for_env(env, hidden=8)
+    params = 0.5 * jax.random.normal(jax.random.key(1), (6, policy.num_params))
+    keys = jax.random.split(jax.random.key(2), 4)
+    length = 60
+    batched = jax.jit(lambda p, k: population_returns(env, policy, p, k, length, unroll=4))(params, keys)
+    reference = jax.jit(
+        jax.vmap(jax.vmap(lambda p, k: rollout(env, policy, p, k, length), (None, 0)), (0, None))
+    )(params, keys)
+    assert batched.shape == (6, 4)
+    np.testing.assert_allclose(np.asarray(batched), np.asarray(reference), rtol=1e-5, atol=1e-4)
+    # different members and different episodes really differ (the test can fail)
+    assert np.unique(np.round(np.asarray(batched), 3)).size > 12
+
+
+def test_unflatten_layout_is_row_major_w1_b1_w2_b2():
+    policy = MLPPolicy(obs_size=3, hidden=4, out_size=2, discrete=True)
+    flat = jnp.arange(policy.num_params, dtype=jnp.float32)
+    p = policy.unflatten(flat)
+    assert policy.num_params == 3 * 4 + 4 + 4 * 2 + 2
+    np.testing.assert_array_equal(p.w1, np.arange(12).reshape(3, 4))
+    np.testing.assert_array_equal(p.b1, np.arange(12, 16))
+    np.testing.assert_array_equal(p.w2, np.arange(16, 24).reshape(4, 2))
+    np.testing.assert_array_equal(p.b2, np.arange(24, 26))
+
+
+def test_discrete_action_is_argmax_with_first_index_on_ties():
+    policy = MLPPolicy(obs_size=1, hidden=1, out_size=2, discrete=True)
+    # w1=1, b1=0, w2=[a, b], b2=[0, 0]: logits = relu(obs) * [a, b]
+    for w2, expected in (([1.0, 2.0], 1), ([2.0, 1.0], 0), ([1.0, 1.0], 0)):
+        flat = jnp.array([1.0, 0.0, *w2, 0.0, 0.0])
+        assert int(policy.action(policy.unflatten(flat), jnp.array([1.0]))) == expected
+        logits = policy.logits(policy.unflatten(flat), jnp.array([1.0]))
+        assert expected == int(jnp.argmax(logits))
+
+
+def test_cartpole_return_stops_at_termination_and_counts_the_terminating_step():
+    env = envs.make("CartPole-v1")
+    policy = MLPPolicy.for_env(env, hidden=2)
+    # Zero weights, b2 favours action 1: always push right -> the pole falls in a few steps.
+    flat = jnp.zeros(policy.num_params).at[-1].set(1.0)
+    key = jax.random.key(3)
+    ret = float(rollout(env, policy, flat, key, 200))
+    # Count by hand: steps until the first terminated flag, inclusive.
+    obs, state = env.reset(key)
+    steps = 0
+    for _ in range(200):
+        obs, state, reward, terminated, truncated = env.step(state, jnp.int32(1))
+        steps += 1
+        if bool(terminated):
+            break
+    assert 1 < steps < 200
+    assert ret == pytest.approx(float(steps))
+
+
+def test_episode_length_limits_the_scan():
+    env = envs.make("CartPole-v1")
+    policy = MLPPolicy.for_env(env, hidden=2)
+    flat = jnp.zeros(policy.num_params)  # ties -> action 0 always
+    key = jax.random.key(0)
+    assert float(rollout(env, policy, flat, key, 3)) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
+def test_bad_episode_length_is_a_clear_error(bad):
+    env = envs.make("Pendulum-v1")
+    policy = MLPPolicy.for_env(env, hidden=2)
+    with pytest.raises(ValueError, match="episode_length"):
+        rollout(env, policy, jnp.zeros(policy.num_params), jax.random.key(0), bad)
+
+
+def test_wrong_parameter_shape_is_a_clear_error():
+    policy = MLPPolicy(obs_size=3, hidden=4, out_size=1, discrete=False)
+    with pytest.raises(ValueError, match=r"num_params=21"):
+        policy.unflatten(jnp.zeros(20))

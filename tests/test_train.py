@@ -1,0 +1,57 @@
+"""``python -m bench.train``: progress, the closing JSON line, bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "bench.train", *args], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_short_run_prints_progress_and_a_json_last_line():
+    proc = train("--strategy", "openai_es", "--env", "CartPole-v1", "--popsize", "8", "--evals", "2",
+                 "--generations", "4", "--hidden", "4", "--log-every", "2", "--final-episodes", "10")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert sum(line.startswith("gen ") for line in lines) == 2
+    result = json.loads(lines[-1])
+    for key in ("strategy", "env", "popsize", "evals", "generations", "final_return", "best_return", "wall_s",
+                "env_steps_per_s"):
+        assert key in result
+    assert result["generations"] == 4 and result["popsize"] == 8
+    assert 1 <= result["final_return"] <= 500 and result["env_steps_per_s"] > 0
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--strategy", "cmaes"], "cmaes"),
+        (["--env", "Pendulum-v0"], "Pendulum-v0"),
+        (["--popsize", "0"], "popsize=0"),
+        (["--evals", "-3"], "evals=-3"),
+        (["--strategy", "openai_es", "--popsize", "7"], "7"),
+        (["--generations", "0"], "generations"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    proc = train(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_blog_command_learns_pendulum():
+    """The README's CMA-ES command reaches final_return >= -200 (the blog's best member: about -120)."""
+    proc = train("--strategy", "cma_es", "--env", "Pendulum-v1", "--popsize", "100", "--evals", "50",
+                 "--generations", "200", "--hidden", "48", "--sigma-init", "0.5", "--seed", "0")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["final_return"] >= -200, result

@@ -1,0 +1,74 @@
+"""The workload, defined once: shapes, common random numbers, fitness sign, bad input."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import strategies
+from bench.workload import Workload
+
+
+def test_generation_shapes_and_state_carry():
+    wl = Workload(strategy="cma_es", env="Pendulum-v1", popsize=6, evals=3, hidden=5, episode_length=10)
+    state = wl.init(jax.random.key(0))
+    nxt, returns = jax.jit(wl.generation)(state)
+    assert returns.shape == (6,)
+    assert wl.env_steps == 6 * 3 * 10
+    assert wl.num_params == (3 + 1) * 5 + (5 + 1) * 1
+    assert int(nxt.es_state.generation) == 1
+    assert not np.array_equal(np.asarray(nxt.es_state.mean), np.asarray(state.es_state.mean))
+    # the key advances: the next generation meets new episodes
+    assert not np.array_equal(jax.random.key_data(nxt.key), jax.random.key_data(state.key))
+
+
+def test_all_members_meet_the_same_episodes():
+    wl = Workload(strategy="openai_es", env="Pendulum-v1", popsize=4, evals=5, hidden=3, episode_length=20)
+    x = jnp.tile(jnp.linspace(-1, 1, wl.num_params), (4, 1))  # identical members
+    returns = wl.evaluate(x, jax.random.key(7))
+    np.testing.assert_array_equal(np.asarray(returns), np.full(4, float(returns[0])))
+    other = wl.evaluate(x, jax.random.key(8))
+    assert float(other[0]) != float(returns[0])
+
+
+def test_tell_gets_negated_returns():
+    wl = Workload(strategy="cma_es", env="Pendulum-v1", popsize=6, evals=1, hidden=2, episode_length=2)
+    state = wl.init(jax.random.key(0))
+    x, _, after_ask = wl.ask(state)
+    returns = jnp.arange(6.0)
+    told = wl.tell(after_ask, x, returns)
+    # the best member is the one with the HIGHEST return
+    np.testing.assert_array_equal(np.asarray(told.es_state.best_member), np.asarray(x[5]))
+    assert float(told.es_state.best_fitness) == -5.0
+
+
+@pytest.mark.parametrize("name", strategies.names())
+def test_every_strategy_runs_a_jitted_generation(name):
+    wl = Workload(strategy=name, env="CartPole-v1", popsize=8, evals=2, hidden=4, episode_length=15)
+    state, returns = jax.jit(wl.generation)(wl.init(jax.random.key(1)))
+    assert returns.shape == (8,) and bool(jnp.all((returns >= 1) & (returns <= 15)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        (dict(popsize=0), "popsize=0"),
+        (dict(evals=-1), "evals=-1"),
+        (dict(hidden=0), "hidden=0"),
+        (dict(episode_length=0), "episode_length=0"),
+        (dict(strategy="cmaes"), "cmaes"),
+        (dict(env="Pendulum-v0"), "Pendulum-v0"),
+    ],
+)
+def test_bad_workload_is_a_clear_error(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        Workload(**kwargs)
+
+
+def test_compile_time_does_not_grow_with_popsize():
+    """The jaxpr of a generation has the same size at pop 10 and pop 10 000: nothing unrolls."""
+    sizes = []
+    for pop in (10, 10_000):
+        wl = Workload(strategy="cma_es", popsize=pop, evals=2, hidden=4, episode_length=5)
+        state = wl.init(jax.random.key(0))
+        sizes.append(len(str(jax.make_jaxpr(wl.generation)(state))))
+    assert abs(sizes[1] - sizes[0]) <= 0.02 * sizes[0], sizes
