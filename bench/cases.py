@@ -143,7 +143,9 @@ def run_case(benchmark, case: Case, device, settings: Settings) -> dict:
     else:
         info.update(_time_runtime(benchmark, target, sharding, device, settings))
     median = benchmark.stats.stats.median
-    info["env_steps_per_s"] = target.env_steps / median if target.env_steps and median > 0 else None
+    # env steps per second of executing the generation: meaningless for a compile figure.
+    rate = case.phase == "runtime" and target.env_steps and median > 0
+    info["env_steps_per_s"] = target.env_steps / median if rate else None
     if case.phase == "runtime" and info.get("flops") is not None and median > 0:
         info["flops_per_s"] = info["flops"] / median
         peak = (settings.peak_flops or {}).get(device.device_kind) or (settings.peak_flops or {}).get(

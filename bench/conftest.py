@@ -2,7 +2,7 @@
 
 Options (``--es-*``) are registered by the root ``conftest.py`` from
 :mod:`bench.options`; this file validates them (a bad value is a usage error, exit 4),
-parametrizes ``test_generation``/``test_breakdown`` over the grid, adds esperf's
+parametrizes ``test_generation`` over the grid, adds esperf's
 machine information, and lists failed cases under ``esperf.failed`` in the JSON.
 """
 from __future__ import annotations
@@ -70,9 +70,7 @@ def pytest_generate_tests(metafunc):
     if "es_case" not in metafunc.fixturenames:
         return
     cases = metafunc.config.stash[_CASES]
-    want_parts = metafunc.function.__name__ == "test_breakdown"
-    selected = [c for c in cases if (c.part != "generation") == want_parts]
-    metafunc.parametrize("es_case", selected, ids=[c.id for c in selected])
+    metafunc.parametrize("es_case", cases, ids=[c.id for c in cases])
 
 
 @pytest.fixture

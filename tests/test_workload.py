@@ -70,5 +70,6 @@ def test_compile_time_does_not_grow_with_popsize():
     for pop in (10, 10_000):
         wl = Workload(strategy="cma_es", popsize=pop, evals=2, hidden=4, episode_length=5)
         state = wl.init(jax.random.key(0))
-        sizes.append(len(str(jax.make_jaxpr(wl.generation)(state))))
-    assert abs(sizes[1] - sizes[0]) <= 0.02 * sizes[0], sizes
+        # one " = " per equation, sub-jaxprs included (line wrapping varies with shapes)
+        sizes.append(str(jax.make_jaxpr(wl.generation)(state)).count(" = "))
+    assert sizes[0] == sizes[1], sizes
