@@ -72,9 +72,18 @@ class MLPPolicy:
         )
 
     def logits(self, params: MLPParams, obs: jax.Array) -> jax.Array:
-        """MLP output for one parameter set; ``obs`` may carry any leading batch dims."""
-        h = jax.nn.relu(obs @ params.w1 + params.b1)
-        return h @ params.w2 + params.b2
+        """MLP output ``relu(obs @ w1 + b1) @ w2 + b2``; ``obs`` may carry leading batch dims.
+
+        The first layer is written as ``obs_size`` broadcast multiply-adds instead of a
+        matmul: its contraction is only 3-4 long, and as elementwise ops it fuses with
+        the bias and the ReLU into one pass over the hidden activations (a batched
+        matmul with K = 3 writes them once more; measured 1.3x slower at pop 1000 on
+        CPU). ``params.w1`` may carry extra unit axes to broadcast over episodes.
+        """
+        h = params.b1
+        for i in range(self.obs_size):  # obs_size (3-4) terms, not a loop over data
+            h = h + obs[..., i, None] * params.w1[..., i, :]
+        return jax.nn.relu(h) @ params.w2 + params.b2
 
     def action(self, params: MLPParams, obs: jax.Array) -> jax.Array:
         """The env action: the linear output (continuous) or the argmax of the logits (discrete)."""

@@ -76,7 +76,8 @@ def population_returns(
     ``flat_params`` is (popsize, num_params) float32; ``keys`` are the (evals,) episode
     keys that every member meets (common random numbers). Equal to
     ``vmap(vmap(rollout, (None, 0)), (0, None))`` but batched by hand, so the policy is
-    one batched matmul per layer and the env state is a set of (popsize, evals) arrays.
+    fused broadcast arithmetic plus one batched matmul, and the env state is a set of
+    (popsize, evals) arrays.
     """
     length = _check_length(env, length)
     if flat_params.ndim != 2:
@@ -89,10 +90,11 @@ def population_start(env, policy: MLPPolicy, flat_params: jax.Array, keys: jax.A
     """Batched policy parameters and the (popsize, evals) start states of shared episodes."""
     pop = flat_params.shape[0]
     p = policy.unflatten(flat_params)
-    # Bias rows broadcast over the episode axis, so obs (pop, evals, obs_size) @ w1
-    # (pop, obs_size, hidden) is one batched matmul per layer.
-    p = p._replace(b1=p.b1[:, None, :], b2=p.b2[:, None, :])
+    # First-layer weights and biases broadcast over the episode axis; the second layer
+    # is one batched matmul (pop, evals, hidden) @ (pop, hidden, out).
+    p = p._replace(w1=p.w1[:, None], b1=p.b1[:, None, :], b2=p.b2[:, None, :])
     obs0, state0 = jax.vmap(env.reset)(keys)
+    # Every member starts from the same episodes (common random numbers).
     state = jax.tree.map(lambda a: jnp.broadcast_to(a, (pop,) + a.shape), state0)
     obs = jnp.broadcast_to(obs0, (pop,) + obs0.shape)
     return p, state, obs

@@ -86,7 +86,12 @@ def test_json_has_every_documented_key(tiny_run):
             assert info["peak_memory_bytes"] > 0 and info["memory_source"] == "process_rss"
         if info["part"] in ("generation", "eval"):
             assert info["env_steps"] == 8 * 2 * 5
+        if info["part"] in ("generation", "eval") and info["phase"] == "runtime":
             assert info["env_steps_per_s"] == pytest.approx(info["env_steps"] / b["stats"]["median"])
+            assert info["flops"] > 0
+            assert info["flops_per_s"] == pytest.approx(info["flops"] / b["stats"]["median"])
+        else:
+            assert info["env_steps_per_s"] is None
     parts = {(b["extra_info"]["part"], b["extra_info"]["phase"]) for b in tiny_run["benchmarks"]}
     assert parts == {(p, ph) for p in ("generation", "ask", "eval", "tell") for ph in ("compile", "runtime")}
 

@@ -1,0 +1,133 @@
+"""esperf vs evosax + gymnax on the same case, timed interleaved in one process.
+
+``python -m bench.vs_peers --strategies cma_es,openai_es --pops 100,1000`` compiles
+both implementations of each case (cold, fastest of ``--compile-rounds``), then times
+their runtime rounds alternately (A, B, A, B, ...) so that machine load hits both
+alike, and prints one JSON line per case with both medians, the speedup (ratio of
+medians) and its bootstrap 95% confidence interval.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+from bench.cli import fail
+
+PROG = "python -m bench.vs_peers"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--strategies", default="cma_es,openai_es")
+    p.add_argument("--envs", default="Pendulum-v1")
+    p.add_argument("--pops", default="100,1000")
+    p.add_argument("--evals", type=int, default=50)
+    p.add_argument("--hidden", type=int, default=48)
+    p.add_argument("--rounds", type=int, default=20, help="runtime rounds per implementation")
+    p.add_argument("--compile-rounds", type=int, default=3)
+    p.add_argument("--unroll", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def _speedup_ci(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Bootstrap 95% CI of median(b) / median(a) (scipy.stats.bootstrap, independent samples)."""
+    import numpy as np
+    from scipy import stats
+
+    res = stats.bootstrap(
+        (np.asarray(b), np.asarray(a)),
+        lambda x, y, axis=-1: np.median(x, axis=axis) / np.median(y, axis=axis),
+        n_resamples=2000,
+        confidence_level=0.95,
+        random_state=0,
+        vectorized=True,
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def compare_case(case, settings, device, rounds: int, compile_rounds: int) -> dict:
+    import jax
+
+    from bench import timing
+    from bench.cases import make_target
+    from bench.grid import Case
+
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    targets, runners, compile_s = {}, {}, {}
+    for impl in ("esperf", "evosax"):
+        c = Case(**{**case.__dict__, "impl": impl})
+        t = make_target(c, settings, sharding)
+        best = min(timing.cold_compile(t.make_fn, t.args, sharding).total_s for _ in range(compile_rounds))
+        compiled = timing.compile_stages(t.make_fn(), t.args, sharding).compiled
+        runner = timing.ChainedRunner(compiled, t.args[0])
+        runner()
+        runner()
+        targets[impl], runners[impl], compile_s[impl] = t, runner, best
+    samples = {"esperf": [], "evosax": []}
+
+    def interleaved():
+        for _ in range(rounds):
+            for impl in ("esperf", "evosax"):
+                t0 = time.perf_counter()
+                runners[impl]()
+                samples[impl].append(time.perf_counter() - t0)
+
+    timing.guarded_rounds(interleaved)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    lo, hi = _speedup_ci(samples["esperf"], samples["evosax"])
+    steps = targets["esperf"].env_steps
+    return {
+        "strategy": case.strategy,
+        "env": case.env,
+        "popsize": case.popsize,
+        "num_evals": case.evals,
+        "hidden": case.hidden,
+        "device": f"{device.platform}:{device.id}",
+        "esperf_median_s": med["esperf"],
+        "evosax_median_s": med["evosax"],
+        "esperf_env_steps_per_s": steps / med["esperf"],
+        "evosax_env_steps_per_s": steps / med["evosax"],
+        "speedup": med["evosax"] / med["esperf"],
+        "speedup_ci95": [lo, hi],
+        "esperf_compile_s": compile_s["esperf"],
+        "evosax_compile_s": compile_s["evosax"],
+        "rounds": rounds,
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        import jax
+
+        from bench import grid
+        from bench.cases import Settings
+        from bench.peers import peers_available
+
+        if not peers_available():
+            raise ValueError('evosax and gymnax are not installed; pip install -e ".[peers]"')
+        strats = grid._choice_list("--strategies", args.strategies, grid.PEER_NAMES)
+        env_names = grid._choice_list("--envs", args.envs, grid.envs.names())
+        pops = grid._int_list("--pops", args.pops)
+        for name in ("evals", "hidden", "rounds", "compile_rounds", "unroll"):
+            if getattr(args, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is not allowed; give an int > 0")
+        timing_mod = __import__("bench.timing", fromlist=["x"])
+        timing_mod.disable_persistent_cache()
+        settings = Settings(unroll=args.unroll)
+        device = jax.devices()[0]
+        for s in strats:
+            for e in env_names:
+                for pop in pops:
+                    case = grid.Case("runtime", s, e, pop, args.evals, args.hidden, None, "")
+                    print(json.dumps(compare_case(case, settings, device, args.rounds, args.compile_rounds)), flush=True)
+    except ValueError as err:
+        fail(PROG, err)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
