@@ -55,3 +55,12 @@ def test_blog_command_learns_pendulum():
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["final_return"] >= -200, result
+
+
+def test_readme_openai_es_command_solves_cartpole():
+    """The README's OpenAI-ES command reaches final_return >= 475 on CartPole-v1 within 200 generations."""
+    proc = train("--strategy", "openai_es", "--env", "CartPole-v1", "--popsize", "100", "--evals", "10",
+                 "--generations", "200", "--sigma-init", "0.1", "--option", "learning_rate=0.03", "--seed", "0")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["final_return"] >= 475, result
