@@ -142,7 +142,8 @@ def run_case(benchmark, case: Case, device, settings: Settings) -> dict:
         info.update(_time_compile(benchmark, target, sharding, settings))
     else:
         info.update(_time_runtime(benchmark, target, sharding, device, settings))
-    median = benchmark.stats.stats.median
+    # --benchmark-disable runs each target once and keeps no statistics.
+    median = benchmark.stats.stats.median if getattr(benchmark, "stats", None) else 0.0
     # env steps per second of executing the generation: meaningless for a compile figure.
     rate = case.phase == "runtime" and target.env_steps and median > 0
     info["env_steps_per_s"] = target.env_steps / median if rate else None

@@ -65,13 +65,26 @@ def machine_info(devices) -> dict:
 
 
 def memory_in_use(device) -> tuple[int | None, str]:
-    """Peak bytes the device reports (GPU/TPU ``memory_stats``) or the process RSS on CPU."""
+    """Peak bytes in use: the device's own count on GPU/TPU, the process's on CPU.
+
+    GPU/TPU: ``memory_stats()["peak_bytes_in_use"]``. CPU: the process's peak resident
+    set (``ru_maxrss``, the kernel's high-water mark), falling back to psutil's current
+    RSS where the platform has no peak. Both are peaks since the process started, so
+    they only grow over a run; XLA's planned per-case sizes are in ``xla_*_bytes``.
+    """
     try:
         stats = device.memory_stats()
     except Exception:  # noqa: BLE001
         stats = None
     if stats and "peak_bytes_in_use" in stats:
         return int(stats["peak_bytes_in_use"]), "device_memory_stats"
-    import psutil
+    try:
+        import resource
 
-    return int(psutil.Process().memory_info().rss), "process_rss"
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # Linux reports KiB, macOS bytes.
+        return int(peak if platform.system() == "Darwin" else peak * 1024), "process_peak_rss"
+    except (ImportError, OSError):
+        import psutil
+
+        return int(psutil.Process().memory_info().rss), "process_rss"

@@ -154,8 +154,22 @@ def guarded_rounds(run_rounds: Callable[[], Any]) -> tuple[Any, int]:
     return result, counter.count
 
 
-def rounds_for(seconds_per_round: float, max_time: float, min_rounds: int, max_rounds: int = 1000) -> int:
-    """Rounds to fill ``max_time`` seconds at ``seconds_per_round``, within [min_rounds, max_rounds]."""
+def rounds_for(
+    seconds_per_round: float,
+    max_time: float,
+    min_rounds: int,
+    max_rounds: int = 1000,
+    case_budget: float = 120.0,
+    floor_rounds: int = 5,
+) -> int:
+    """Rounds to fill ``max_time`` seconds at ``seconds_per_round``, within [min_rounds, max_rounds].
+
+    A case whose ``min_rounds`` alone would take longer than ``case_budget`` seconds (a
+    pop-100 000 generation on a CPU takes tens of seconds) gets what fits in the budget,
+    but never fewer than ``floor_rounds``: a median and an IQR still need samples.
+    """
     if seconds_per_round <= 0:
         return max_rounds
+    if seconds_per_round * min_rounds > case_budget:
+        return max(floor_rounds, int(case_budget / seconds_per_round))
     return int(min(max_rounds, max(min_rounds, round(max_time / seconds_per_round))))

@@ -83,7 +83,7 @@ def test_json_has_every_documented_key(tiny_run):
         else:
             assert RUNTIME_KEYS <= set(info)
             assert info["compile_events"] == 0
-            assert info["peak_memory_bytes"] > 0 and info["memory_source"] == "process_rss"
+            assert info["peak_memory_bytes"] > 0 and info["memory_source"] == "process_peak_rss"
         if info["part"] in ("generation", "eval"):
             assert info["env_steps"] == 8 * 2 * 5
         if info["part"] in ("generation", "eval") and info["phase"] == "runtime":
@@ -163,3 +163,11 @@ def test_bad_options_are_usage_errors_naming_the_value(tmp_path, args, needles):
     for needle in needles:
         assert needle in message, message
     assert "Traceback" not in message
+
+
+def test_rounds_fill_max_time_but_stay_within_bounds():
+    assert timing.rounds_for(0.05, 1.0, 20) == 20  # 1 s / 0.05 s = 20
+    assert timing.rounds_for(0.001, 1.0, 20) == 1000  # capped
+    assert timing.rounds_for(0.2, 1.0, 20) == 20  # the floor of the quick grid
+    assert timing.rounds_for(30.0, 1.0, 20) == 5  # a huge case keeps 5 samples, not 20 x 30 s
+    assert timing.rounds_for(10.0, 1.0, 20) == 12  # 120 s budget / 10 s
