@@ -122,17 +122,9 @@ def run_case(benchmark, case: Case, device, settings: Settings) -> dict:
     sharding = jax.sharding.SingleDeviceSharding(device)
     target = make_target(case, settings, sharding)
     info = {
-        "impl": case.impl,
-        "part": case.part,
-        "phase": case.phase,
-        "strategy": case.strategy,
-        "env": case.env,
-        "popsize": case.popsize,
-        "num_evals": case.evals,
+        **case.fields(),
         "episode_length": target.episode_length,
-        "hidden": case.hidden,
         "num_params": target.num_params,
-        "device": case.device,
         "device_kind": device.device_kind,
         "platform": device.platform,
         "env_steps": target.env_steps,

@@ -94,18 +94,7 @@ def pytest_runtest_makereport(item, call):
             {
                 "name": item.name,
                 "when": report.when,
-                "extra_info": {
-                    "impl": case.impl,
-                    "part": case.part,
-                    "phase": case.phase,
-                    "strategy": case.strategy,
-                    "env": case.env,
-                    "popsize": case.popsize,
-                    "num_evals": case.evals,
-                    "hidden": case.hidden,
-                    "episode_length": case.episode_length,
-                    "device": case.device,
-                },
+                "extra_info": case.fields(),
                 "error": " ".join(call.excinfo.exconly().split())[:4000],
             }
         )

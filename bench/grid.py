@@ -44,6 +44,21 @@ class Case:
     part: str = "generation"
     impl: str = "esperf"
 
+    def fields(self) -> dict:
+        """The case's identity as the JSON names it (``extra_info`` keys)."""
+        return {
+            "impl": self.impl,
+            "part": self.part,
+            "phase": self.phase,
+            "strategy": self.strategy,
+            "env": self.env,
+            "popsize": self.popsize,
+            "num_evals": self.evals,
+            "hidden": self.hidden,
+            "episode_length": self.episode_length,
+            "device": self.device,
+        }
+
     @property
     def id(self) -> str:
         parts = [self.phase, self.strategy, self.env, f"pop{self.popsize}", f"evals{self.evals}", self.device]
