@@ -1,0 +1,188 @@
+"""``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]`` and ``python -m reports compare``.
+
+Bad input (a file that is not esperf's benchmark JSON, another schema version, no cases,
+an --out that would replace an input): one line on stderr naming the file and the
+problem, exit 2, nothing written. The report is built in a temporary folder next to
+--out and moved into place only when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from reports.load import BadInput, load
+
+DEFAULT_RESULTS = "results"
+DEFAULT_OUT = os.path.join("reports", "out")
+MARKERS = ("report.html", "summary.csv")  # an --out folder holding one of these is an earlier report
+
+
+def peak_flops_arg(text: str) -> dict[str, float]:
+    """``KIND=FLOPS`` (comma lists allowed): device kind or platform -> peak FLOP/s."""
+    out = {}
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        kind, sep, value = item.rpartition("=")
+        try:
+            flops = float(value)
+        except ValueError:
+            flops = -1.0
+        if not sep or not kind.strip() or not flops > 0 or flops == float("inf"):
+            raise argparse.ArgumentTypeError(f"{item!r} is not KIND=FLOPS with FLOPS > 0 (e.g. cpu=1.2e11)")
+        out[kind.strip()] = flops
+    if not out:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KIND=FLOPS")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m reports",
+        description="Plots, tables and report.html from the JSON of `pytest bench --benchmark-json=...` "
+        "of one or many machines (reads JSON only; no jax needed).",
+        epilog="Regression check: python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01] "
+        "(see python -m reports compare --help).",
+    )
+    p.add_argument("results", nargs="*", metavar="RESULTS",
+                   help=f"JSON files or folders of them (default: {DEFAULT_RESULTS}/)")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"output folder, replaced as a whole (default: {DEFAULT_OUT}/)")
+    p.add_argument("--peak-flops", action="append", default=[], type=peak_flops_arg, metavar="KIND=FLOPS",
+                   help="peak FLOP/s of a device kind or platform for %% of peak, e.g. cpu=1.2e11 or "
+                   "'NVIDIA H100 80GB HBM3=6.7e13' (repeatable; overrides peak_flops in the JSON)")
+    return p
+
+
+def check_out(out: Path, files: list[Path]) -> None:
+    """--out must not be or contain an input, and must be new, empty or an earlier report."""
+    o = out.resolve()
+    for f in files:
+        fr = f.resolve()
+        if fr == o or o in fr.parents:
+            raise BadInput(out, f"--out would replace the input file {f}; choose another folder")
+    if o.exists() and not o.is_dir():
+        raise BadInput(out, "--out exists and is not a folder")
+    if o.is_dir() and any(o.iterdir()) and not any((o / m).exists() for m in MARKERS):
+        raise BadInput(out, "--out is a folder with other files in it (no earlier report); it would be "
+                       "replaced as a whole, so choose a new or empty folder")
+
+
+class Staging:
+    """A temporary folder next to ``out`` that replaces ``out`` on success and vanishes on failure."""
+
+    def __init__(self, out: Path):
+        self.out = out.absolute()
+
+    def __enter__(self) -> Path:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = None
+        if self.out.exists():
+            old = self.out.parent / f".{self.out.name}.old-{uuid.uuid4().hex[:8]}"
+            self.out.rename(old)
+        try:
+            self.tmp.rename(self.out)
+        except BaseException:
+            if old is not None:
+                old.rename(self.out)
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def progress(i: int, n: int, text: str) -> None:
+    print(f"[{i}/{n}] {text}", file=sys.stderr, flush=True)
+
+
+def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> str:
+    res = load(results)
+    check_out(out, res.files)
+    # Heavy imports only once the input is known to be good: bad input answers fast.
+    from reports import plots, render, tables
+
+    summary = tables.summary(res, peak_flops)
+    failed = tables.failed(res)
+    machines = tables.machines(res)
+    best = tables.best_devices(summary, failed)
+    impls = tables.implementations(summary)
+    n = len(plots.PLOTS) + 3
+    figures = []
+    with Staging(out) as tmp:
+        step = 1
+        progress(step, n, "summary.csv, failed.csv")
+        summary.to_csv(tmp / "summary.csv", index=False)
+        failed.to_csv(tmp / "failed.csv", index=False)
+        style = plots.make_style(summary, failed)
+        for spec in plots.PLOTS:
+            step += 1
+            fig = spec.make(summary, style)
+            if isinstance(fig, str) or fig is None:
+                reason = fig or "no data"
+                progress(step, n, f"{spec.name}.png skipped: {reason}")
+                figures.append(render.Figure(spec.name, spec.caption, skipped=reason))
+                continue
+            progress(step, n, f"{spec.name}.png, {spec.name}.svg")
+            plots.save(fig, tmp, spec.name)
+            figures.append(render.Figure(spec.name, spec.caption))
+        hosts = ", ".join(machines["host"])
+        title = f"esperf benchmark report — {hosts}"
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        meta = [
+            f"Generated {stamp} by python -m reports from {len(res.files)} file(s): "
+            + ", ".join(str(f) for f in res.files),
+            f"{len(summary)} cases on {summary['device_label'].nunique()} device(s) of {len(machines)} machine(s); "
+            f"{len(failed)} failed. Times are medians of the rounds (IQR = q3 - q1); every value is in summary.csv.",
+        ]
+        step += 1
+        progress(step, n, "report.html")
+        render.write_html(
+            tmp / "report.html", tmp, title=title, meta=meta, machines=machines, best=render.best_table(best),
+            figures=figures, failed=render.failed_table(failed), cases=render.cases_table(summary), impls=impls,
+        )
+        step += 1
+        progress(step, n, "report.md")
+        render.write_markdown(
+            tmp / "report.md", title=title, meta=meta, machines=machines, best=render.best_table(best),
+            figures=figures, failed=render.failed_table(failed), impls=impls,
+        )
+    drawn = sum(f.skipped is None for f in figures)
+    skipped = len(figures) - drawn
+    return f"reports: wrote {out}/report.html, report.md, summary.csv and {drawn} plots" + (
+        f" ({skipped} skipped: no data)" if skipped else ""
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "compare":
+        from reports.compare import main as compare_main
+
+        return compare_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    peaks: dict[str, float] = {}
+    for d in args.peak_flops:
+        peaks.update(d)
+    try:
+        message = make_report(args.results or [DEFAULT_RESULTS], Path(args.out), peaks)
+    except BadInput as err:
+        print(f"reports: {err}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0

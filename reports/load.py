@@ -1,0 +1,257 @@
+"""Read ``pytest bench`` JSON files (pytest-benchmark's format plus esperf's fields).
+
+JSON only: nothing here (or anywhere in :mod:`reports`) imports jax or esperf's
+``bench``, ``envs`` or ``strategies``, so a report can be made on any laptop.
+
+Liberal where harmless (a missing optional field becomes NaN), strict where it matters:
+a file that is not JSON, not a benchmark file, not esperf's, or of another schema
+version raises :class:`BadInput` naming the file and the problem.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SCHEMA_VERSION = 1
+PHASES = ("compile", "runtime")
+# What makes a case on one device: the fields a benchmark row is identified by.
+CASE_FIELDS = ("impl", "part", "phase", "strategy", "env", "popsize", "num_evals", "hidden", "episode_length", "unroll")
+REQUIRED = ("strategy", "env", "popsize", "num_evals")
+DEFAULTS = {"impl": "esperf", "part": "generation"}
+
+
+class BadInput(Exception):
+    """Input the report cannot use: ``where`` (a path) and one line saying why."""
+
+    def __init__(self, where, problem: str):
+        super().__init__(f"{where}: {problem}")
+        self.where = str(where)
+        self.problem = problem
+
+
+@dataclass
+class Results:
+    """Everything read from the input files, one row per benchmark entry (not yet pooled)."""
+
+    files: list[Path]
+    rows: pd.DataFrame  # one row per benchmark entry; column ``samples`` holds the raw seconds
+    machines: pd.DataFrame  # one row per file: host and its machine_info
+    failed: pd.DataFrame  # one row per failed case (``esperf.failed``)
+    extra_keys: list[str] = field(default_factory=list)  # extra_info keys in order of first appearance
+
+
+def expand_paths(paths) -> list[Path]:
+    """Files named and ``*.json`` files in folders named, each once, in the order given."""
+    out: list[Path] = []
+    seen = set()
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(q for q in p.glob("*.json") if q.is_file())
+            if not found:
+                raise BadInput(p, "no *.json files in this folder")
+        elif p.is_file():
+            found = [p]
+        elif p.exists():
+            raise BadInput(p, "not a file or folder")
+        else:
+            raise BadInput(p, "no such file or folder")
+        for q in found:
+            key = q.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(q)
+    return out
+
+
+def read_json(path: Path) -> dict:
+    """The parsed, validated JSON of one results file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise BadInput(path, f"cannot read ({err.strerror or err})") from None
+    if not raw.strip():
+        raise BadInput(path, "empty file (the benchmark run wrote nothing?)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput(path, "not valid JSON (not UTF-8 text)") from None
+    except json.JSONDecodeError as err:
+        raise BadInput(path, f"not valid JSON (truncated? {err.msg}: line {err.lineno} column {err.colno})") from None
+    validate(path, data)
+    return data
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _bench_name(i: int, b) -> str:
+    name = b.get("name") if isinstance(b, dict) else None
+    return f"benchmark #{i} {name!r}" if name else f"benchmark #{i}"
+
+
+def validate(path, data) -> None:
+    """Raise :class:`BadInput` for anything a report cannot be trusted with."""
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise BadInput(path, "not a pytest-benchmark JSON file (no 'benchmarks' list)")
+    mi = data.get("machine_info")
+    if not isinstance(mi, dict):
+        raise BadInput(path, "no 'machine_info' object (not written by pytest bench?)")
+    esperf = data.get("esperf")
+    if esperf is not None and not isinstance(esperf, dict):
+        raise BadInput(path, "'esperf' is not an object")
+    versions = {
+        "machine_info.esperf_schema_version": mi.get("esperf_schema_version"),
+        "esperf.schema_version": (esperf or {}).get("schema_version"),
+    }
+    if all(v is None for v in versions.values()):
+        raise BadInput(path, "no machine_info.esperf_schema_version (not written by esperf's pytest bench?)")
+    for where, version in versions.items():
+        if version is not None and version != SCHEMA_VERSION:
+            raise BadInput(path, f"{where} {version!r} is not supported (this reports reads version {SCHEMA_VERSION})")
+    failed = (esperf or {}).get("failed", [])
+    if not isinstance(failed, list) or not all(isinstance(f, dict) for f in failed):
+        raise BadInput(path, "esperf.failed is not a list of objects")
+    for i, b in enumerate(data["benchmarks"]):
+        what = _bench_name(i, b)
+        if not isinstance(b, dict):
+            raise BadInput(path, f"{what} is not an object")
+        info = b.get("extra_info")
+        if not isinstance(info, dict) or "phase" not in info:
+            raise BadInput(path, f"{what} has no extra_info.phase (not an esperf benchmark)")
+        if info["phase"] not in PHASES:
+            raise BadInput(path, f"{what}: extra_info.phase {info['phase']!r} is not one of {', '.join(PHASES)}")
+        for key in REQUIRED:
+            if info.get(key) is None:
+                raise BadInput(path, f"{what} has no extra_info.{key}")
+        for key in ("popsize", "num_evals"):
+            if not _is_number(info[key]) or info[key] <= 0:
+                raise BadInput(path, f"{what}: extra_info.{key} {info[key]!r} is not a positive number")
+        if info.get("device") is None and info.get("device_kind") is None:
+            raise BadInput(path, f"{what} has neither extra_info.device nor extra_info.device_kind")
+        stats = b.get("stats")
+        if not isinstance(stats, dict):
+            raise BadInput(path, f"{what} has no 'stats' object")
+        samples = stats.get("data")
+        if samples is not None:
+            if not isinstance(samples, list) or not samples:
+                raise BadInput(path, f"{what}: stats.data is not a non-empty list")
+            if not all(_is_number(x) and math.isfinite(x) and x >= 0 for x in samples):
+                raise BadInput(path, f"{what}: stats.data holds a value that is not a finite number >= 0")
+        elif not _is_number(stats.get("median")):
+            raise BadInput(path, f"{what} has neither stats.data nor a numeric stats.median")
+
+
+def key_text(value) -> str:
+    """A case field as text for matching: NaN/None -> '', 1000 and 1000.0 -> '1000'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else repr(f)
+    return str(value)
+
+
+def host_of(path: Path, mi: dict) -> str:
+    return str(mi.get("hostname") or mi.get("node") or path.stem)
+
+
+def _cell(value):
+    """extra_info values as table cells: scalars as they are, lists/dicts as JSON text."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return np.nan if value is None else value
+
+
+def _median_of_list(value) -> float:
+    if isinstance(value, list) and value and all(_is_number(x) for x in value):
+        return float(np.median(value))
+    return np.nan
+
+
+def load(paths) -> Results:
+    """Read and validate every file; raise :class:`BadInput` on the first bad one."""
+    files = expand_paths(paths)
+    datasets = [(f, read_json(f)) for f in files]
+    rows, machines, failed = [], [], []
+    extra_keys: dict[str, None] = {}
+    for f, data in datasets:
+        mi = data["machine_info"]
+        host = host_of(f, mi)
+        machines.append(_machine_row(f, host, data))
+        for b in data["benchmarks"]:
+            info = b["extra_info"]
+            for k in info:
+                extra_keys.setdefault(k, None)
+            row = {k: _cell(v) for k, v in info.items()}
+            for k, v in DEFAULTS.items():
+                if pd.isna(row.get(k, np.nan)):
+                    row[k] = v
+            for k in ("trace_s", "lower_s", "compile_s"):
+                if k in info:
+                    row[f"{k}_median"] = _median_of_list(info[k])
+            if pd.isna(row.get("device_kind", np.nan)):
+                row["device_kind"] = row.get("platform") if not pd.isna(row.get("platform", np.nan)) else row["device"]
+            if pd.isna(row.get("device", np.nan)):
+                row["device"] = row["device_kind"]
+            stats = b["stats"]
+            data_s = stats.get("data")
+            row.update(
+                host=host,
+                file=str(f),
+                name=b.get("name"),
+                samples=np.asarray(data_s, dtype=float) if data_s is not None else None,
+                stats_median=float(stats["median"]) if _is_number(stats.get("median")) else np.nan,
+                stats_q1=float(stats["q1"]) if _is_number(stats.get("q1")) else np.nan,
+                stats_q3=float(stats["q3"]) if _is_number(stats.get("q3")) else np.nan,
+                stats_rounds=stats.get("rounds") if _is_number(stats.get("rounds")) else np.nan,
+            )
+            rows.append(row)
+        for item in (data.get("esperf") or {}).get("failed", []):
+            info = item.get("extra_info") if isinstance(item.get("extra_info"), dict) else {}
+            failed.append(
+                {
+                    "host": host,
+                    "file": str(f),
+                    "name": item.get("name"),
+                    **{k: _cell(v) for k, v in info.items()},
+                    "error": str(item.get("error", "")),
+                }
+            )
+    if not rows:
+        where = files[0] if len(files) == 1 else ", ".join(map(str, files))
+        n_failed = f" ({len(failed)} failed)" if failed else ""
+        raise BadInput(where, f"no benchmark cases at all{n_failed}")
+    return Results(
+        files=files,
+        rows=pd.DataFrame(rows),
+        machines=pd.DataFrame(machines),
+        failed=pd.DataFrame(failed),
+        extra_keys=list(extra_keys),
+    )
+
+
+def _machine_row(path: Path, host: str, data: dict) -> dict:
+    mi = data["machine_info"]
+    cpu = mi.get("cpu") if isinstance(mi.get("cpu"), dict) else {}
+    devices = mi.get("devices") if isinstance(mi.get("devices"), list) else []
+    return {
+        "host": host,
+        "file": str(path),
+        "cpu_model": mi.get("cpu_model") or cpu.get("brand_raw") or mi.get("processor") or mi.get("machine"),
+        "physical_cores": mi.get("physical_cores"),
+        "logical_cores": mi.get("logical_cores", cpu.get("count")),
+        "ram_bytes": mi.get("ram_bytes"),
+        "os": mi.get("os") or " ".join(str(mi.get(k, "")) for k in ("system", "release")).strip(),
+        "python": mi.get("python") or mi.get("python_version"),
+        "jax_version": mi.get("jax_version"),
+        "jaxlib_version": mi.get("jaxlib_version"),
+        "devices": [d for d in devices if isinstance(d, dict)],
+        "datetime": data.get("datetime"),
+    }

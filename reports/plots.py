@@ -1,0 +1,439 @@
+"""The report's figures: seaborn on matplotlib's Agg backend, each saved as PNG and SVG.
+
+Every figure function takes the summary table (:func:`reports.tables.summary`) and a
+:class:`Style` and returns a matplotlib Figure, or a string saying why there is nothing
+to plot (the report then notes the plot as skipped).
+"""
+from __future__ import annotations
+
+import textwrap
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed, same output everywhere
+
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import matplotlib.transforms  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from reports import tables  # noqa: E402
+
+DPI = 200
+IMPL_STYLE = {"esperf": ("-", "o"), "evosax": ("--", "s")}
+_EXTRA_STYLES = [(":", "^"), ("-.", "D"), ((0, (5, 1)), "v")]
+
+
+@dataclass
+class Style:
+    """What every figure shares: one colour per device label, the machines for titles."""
+
+    palette: dict[str, tuple]
+    machines: str  # "laptop: cpu; gpu-box: cpu, NVIDIA H100 80GB HBM3"
+    impls: list[str]
+    failed: pd.DataFrame  # failed cases with a device_label, marked in the figures
+
+    def impl_style(self, impl: str):
+        if impl in IMPL_STYLE:
+            return IMPL_STYLE[impl]
+        others = [i for i in self.impls if i not in IMPL_STYLE]
+        return _EXTRA_STYLES[others.index(impl) % len(_EXTRA_STYLES)] if impl in others else ("-", "o")
+
+
+def make_style(summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> Style:
+    sns.set_theme(
+        context="paper",
+        style="whitegrid",
+        font_scale=1.35,
+        rc={
+            "axes.titlesize": 11,
+            "axes.labelsize": 11,
+            "legend.fontsize": 10,
+            "grid.linewidth": 0.6,
+            "grid.color": "0.88",
+            "axes.edgecolor": "0.35",
+            "svg.hashsalt": "esperf",  # reproducible SVG ids
+        },
+    )
+    labels = list(dict.fromkeys(summary.sort_values(["host", "device"])["device_label"]))
+    colors = sns.color_palette("colorblind" if len(labels) <= 10 else "husl", len(labels))
+    palette = dict(zip(labels, colors))
+    for lab in tables.failed_labels(summary, failed)["device_label"]:  # devices where everything failed
+        palette.setdefault(lab, (0.4, 0.4, 0.4))
+    parts = []
+    for host, g in summary.groupby("host", sort=True):
+        kinds = list(dict.fromkeys(g.sort_values("device")["device_kind"].astype(str)))
+        parts.append(f"{host}: {', '.join(kinds)}")
+    impls = list(dict.fromkeys(["esperf", *sorted(summary["impl"].astype(str).unique())]))
+    impls = [i for i in impls if i in set(summary["impl"].astype(str))]
+    return Style(palette=palette, machines="; ".join(parts), impls=impls, failed=tables.failed_labels(summary, failed))
+
+
+def _title(fig, title: str, style: Style) -> None:
+    sub = textwrap.fill("machines / devices — " + style.machines, width=120)
+    fig.suptitle(f"{title}\n{sub}", y=1.0, va="bottom", fontsize=12)
+
+
+def _fmt_count(x: float) -> str:
+    if not np.isfinite(x):
+        return ""
+    for div, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def _fmt_unit(x: float, unit: str) -> str:
+    text = _fmt_count(x)
+    return f"{text[:-1]} {text[-1]}{unit}" if text[-1].isalpha() else f"{text} {unit}"
+
+
+def _variant(df: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.Series:
+    """" · h48 · 200 steps" where the hidden size / episode length differ across ``ref`` (else "")."""
+    ref = df if ref is None else ref
+    out = pd.Series("", index=df.index, dtype=object)
+    for col, fmt in (("hidden", "h{:g}"), ("episode_length", "{:g} steps")):
+        if col in df and col in ref and ref[col].nunique(dropna=False) > 1:
+            out = out + df[col].map(lambda v: "" if pd.isna(v) else " · " + fmt.format(float(v)))
+    return out
+
+
+def _panel(df: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.Series:
+    return (df["env"].astype(str) + " · " + df["num_evals"].map(lambda v: f"{v:g}") + " evals"
+            + _variant(df, ref))
+
+
+def _tick(v: float, unit: str = "") -> str:
+    if not (v > 0 and np.isfinite(v)):
+        return ""
+    if v >= 1e4 or v < 1e-3:
+        exp = int(np.floor(np.log10(v) + 1e-9))
+        mant = v / 10**exp
+        text = f"$10^{{{exp}}}$" if abs(mant - 1) < 1e-6 else f"${mant:g}\\times10^{{{exp}}}$"
+        return text + unit
+    return f"{v:g}{unit}"
+
+
+def nice_log_axis(axis, lo: float, hi: float, unit: str = "", compact: bool = False) -> None:
+    """Readable ticks for a log axis whose data span ``lo``..``hi``: decades for wide spans,
+    1-2-5 or 1-1.5-2-3-5-7 steps for a few decades, evenly spaced round values within one."""
+    if not (lo > 0 and hi > 0):
+        return
+    span = np.log10(max(hi, lo * 1.0001) / lo)
+    if span < 0.5:  # less than half a decade: evenly spaced round values
+        axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+    else:
+        subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if span < 1.0 else (1.0, 2.0, 5.0) if span < 2.5 else (1.0,)
+        axis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs, numticks=30))
+    fmt = (lambda v, _: _fmt_count(v) + unit) if compact else (lambda v, _: _tick(v, unit))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(fmt))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def line_facets(
+    df: pd.DataFrame, y: str, lo: str, hi: str, ylabel: str, title: str, style: Style, ref: float | None = None,
+    phase: str = "runtime", y_unit: str = "", compact: bool = False,
+):
+    """``y`` vs population size (log-log), one line per device label, IQR band ``lo``..``hi``;
+    rows: strategy, columns: env and evals. Failed cases of ``phase`` are marked with x on the axis."""
+    df = df.dropna(subset=[y, "popsize"]).copy()
+    df = df[df[y] > 0]
+    if df.empty:
+        return "no positive values to plot"
+    df["panel"] = _panel(df)
+    ordered = df.sort_values(["env", "num_evals"] + [c for c in ("hidden", "episode_length") if c in df])
+    col_order = list(dict.fromkeys(ordered["panel"]))
+    fail = style.failed[style.failed["phase"].eq(phase) & style.failed["part"].eq("generation")].copy()
+    fail = fail[fail["strategy"].isin(df["strategy"]) & fail["impl"].isin(df["impl"])]
+    fail["panel"] = (fail["env"].astype(str) + " · " + fail["num_evals"].map(lambda v: f"{v:g}") + " evals"
+                     if not fail.empty else pd.Series(dtype=str))
+    if _variant(df).ne("").any():  # failed cases name no hidden size / length: mark them on every match
+        fail = fail.merge(df[["panel", "env", "num_evals"]].drop_duplicates(), on=["env", "num_evals"],
+                          suffixes=("_x", ""))
+    row_order = sorted(df["strategy"].astype(str).unique())
+    g = sns.FacetGrid(
+        df, row="strategy", col="panel", row_order=row_order, col_order=col_order, height=3.1, aspect=1.3,
+        margin_titles=True, sharex=True, sharey=True, despine=False,
+    )
+    multi_impl = df["impl"].nunique() > 1
+
+    def draw(data, **_):
+        ax = plt.gca()
+        for (label, impl), s in data.groupby(["device_label", "impl"], sort=True):
+            s = s.sort_values("popsize")
+            color = style.palette[label]
+            ls, marker = style.impl_style(impl)
+            if s[lo].notna().any():
+                ax.fill_between(s["popsize"], s[lo], s[hi], color=color, alpha=0.22, lw=0)
+            ax.plot(s["popsize"], s[y], color=color, ls=ls, marker=marker, ms=5, lw=1.8)
+        if ref is not None:
+            ax.axhline(ref, color="0.35", ls=":", lw=1.2, zorder=0)
+        if not data.empty and not fail.empty:
+            here = fail[fail["panel"].eq(data["panel"].iloc[0]) & fail["strategy"].eq(data["strategy"].iloc[0])]
+            trans = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+            for r in here.itertuples():
+                ax.plot([r.popsize], [0.045], transform=trans, marker="X", ms=9, color=style.palette[r.device_label],
+                        mec="black", mew=0.6, clip_on=False, zorder=5)
+
+    g.map_dataframe(draw)
+    g.set(xscale="log", yscale="log")
+    xs = pd.concat([df["popsize"], fail["popsize"]]).astype(float)  # failed popsizes inside the x range too
+    g.set(xlim=(xs.min() / 1.6, xs.max() * 1.6))
+    g.set_axis_labels("population size", ylabel)
+    g.set_titles(row_template="{row_name}", col_template="{col_name}")
+    for ax in g.axes.flat:
+        ax.grid(True, which="major", color="0.85", lw=0.7)
+        ax.grid(True, which="minor", color="0.94", lw=0.4)
+    values = pd.concat([df[y], df[lo], df[hi]]).astype(float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if ref is not None:
+        values = pd.concat([values, pd.Series([ref])])
+    nice_log_axis(g.axes.flat[0].yaxis, values.min(), values.max(), y_unit, compact)
+    pops = sorted(set(df["popsize"].astype(float)) | set(fail["popsize"].astype(float)))
+    g.axes.flat[0].xaxis.set_major_locator(matplotlib.ticker.FixedLocator(pops))
+    g.axes.flat[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _fmt_count(v)))
+    g.axes.flat[0].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    labels = [lab for lab in style.palette if lab in set(df["device_label"])]
+    handles = [Line2D([], [], color=style.palette[lab], marker="o", lw=2, label=lab) for lab in labels]
+    if multi_impl:
+        for impl in [i for i in style.impls if i in set(df["impl"])]:
+            ls, marker = style.impl_style(impl)
+            handles.append(Line2D([], [], color="0.25", ls=ls, marker=marker, lw=1.5, label=f"impl: {impl}"))
+    handles.append(Patch(color="0.6", alpha=0.35, label="IQR (q1–q3 of the rounds)"))
+    if ref is not None:
+        handles.append(Line2D([], [], color="0.35", ls=":", lw=1.2, label=f"parity ({ref:g}{y_unit})"))
+    if not fail.empty:
+        handles.append(Line2D([], [], ls="", marker="X", ms=8, color="0.6", mec="black", mew=0.6,
+                              label="failed case (see the failed table)"))
+    g.figure.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, len(handles)), frameon=False
+    )
+    g.figure.tight_layout()
+    _title(g.figure, title, style)
+    return g.figure
+
+
+def _gen(summary: pd.DataFrame, phase: str) -> pd.DataFrame:
+    return summary[summary["phase"].eq(phase) & summary["part"].eq("generation")].copy()
+
+
+def runtime_vs_popsize(summary, style):
+    d = _gen(summary, "runtime")
+    if d.empty:
+        return "no runtime-phase results"
+    return line_facets(d, "median", "q1", "q3", "runtime per generation [s]",
+                       "Runtime of one generation (median of the rounds)", style)
+
+
+def compile_vs_popsize(summary, style):
+    d = _gen(summary, "compile")
+    if d.empty:
+        return "no compile-phase results"
+    return line_facets(d, "median", "q1", "q3", "compile time [s]",
+                       "Cold compile of one generation: trace + lower + XLA compile (median)", style, phase="compile")
+
+
+def env_steps_vs_popsize(summary, style):
+    d = _gen(summary, "runtime")
+    d = d[d["env_steps_per_s"].notna()] if "env_steps_per_s" in d else d.iloc[0:0]
+    if d.empty:
+        return "no runtime results with env_steps"
+    steps = pd.to_numeric(d["env_steps"])
+    d["lo"], d["hi"] = steps / d["q3"], steps / d["q1"]
+    return line_facets(d, "env_steps_per_s", "lo", "hi", "env steps / s",
+                       "Throughput: environment steps per second of a generation", style, compact=True)
+
+
+def speedup_vs_cpu(summary, style):
+    d = _gen(summary, "runtime")
+    ref = tables.cpu_reference(d)
+    d = d.join(ref.drop(columns="speedup_vs_cpu"))
+    d = d[d["speedup_vs_cpu"].notna()]
+    if d.empty:
+        return "no machine has a non-CPU device and its own CPU timed on the same case"
+    d["lo"], d["hi"] = d["cpu_q1"] / d["q3"], d["cpu_q3"] / d["q1"]
+    return line_facets(d, "speedup_vs_cpu", "lo", "hi", "speedup over own CPU [×]",
+                       "Speedup of each device over the CPU of its own machine (runtime per generation)",
+                       style, ref=1.0, y_unit="×")
+
+
+def flops_vs_popsize(summary, style):
+    d = _gen(summary, "runtime")
+    d = d[d["flops_per_s"].notna()] if "flops_per_s" in d else d.iloc[0:0]
+    if d.empty:
+        return "no runtime results with a FLOP count (XLA cost analysis unavailable)"
+    flops = pd.to_numeric(d["flops"])
+    d["lo"], d["hi"] = flops / d["q3"], flops / d["q1"]
+    return line_facets(d, "flops_per_s", "lo", "hi", "achieved FLOP/s",
+                       "Achieved FLOP/s (XLA cost analysis FLOPs / median runtime)", style, compact=True)
+
+
+def pct_of_peak_vs_popsize(summary, style):
+    d = _gen(summary, "runtime")
+    d = d[d["pct_of_peak"].notna()] if "pct_of_peak" in d else d.iloc[0:0]
+    if d.empty:
+        return "no device's peak FLOP/s is known (give --peak-flops KIND=FLOPS)"
+    scale = 100.0 * pd.to_numeric(d["flops"]) / pd.to_numeric(d["peak_flops"])
+    d["lo"], d["hi"] = scale / d["q3"], scale / d["q1"]
+    peaks = d.drop_duplicates(["device_label", "peak_flops"])
+    peak_text = "; ".join(f"{r.device_label} = {_fmt_unit(r.peak_flops, 'FLOP/s')}" for r in peaks.itertuples())
+    return line_facets(d, "pct_of_peak", "lo", "hi", "% of peak FLOP/s",
+                       f"Achieved FLOP/s as a percentage of each device's peak (peak: {peak_text})", style)
+
+
+def _row_label(df: pd.DataFrame) -> pd.Series:
+    return df["device_label"].astype(str) + np.where(df["impl"].eq("esperf"), "", " · " + df["impl"].astype(str))
+
+
+def env_steps_heatmap(summary, style):
+    d = _gen(summary, "runtime")
+    d = d[d["env_steps_per_s"].notna() & (d["env_steps_per_s"] > 0)] if "env_steps_per_s" in d else d.iloc[0:0]
+    if d.empty:
+        return "no runtime results with env_steps"
+    if d["popsize"].nunique() < 2 and d["num_evals"].nunique() < 2:
+        return "one population size and one evals value only: nothing to map"
+    d["row"] = _row_label(d)
+    d["col"] = d["strategy"].astype(str) + " · " + d["env"].astype(str) + _variant(d)
+    failed = style.failed[style.failed["phase"].eq("runtime") & style.failed["part"].eq("generation")].copy()
+    failed["row"] = _row_label(failed) if not failed.empty else pd.Series(dtype=str)
+    failed["col"] = failed["strategy"].astype(str) + " · " + failed["env"].astype(str)
+    rows = [r for r in dict.fromkeys(_row_label(summary.sort_values(["host", "device", "impl"]))) if r in set(d["row"])]
+    cols = sorted(d["col"].unique())
+    pops = sorted(d["popsize"].unique())
+    evals = sorted(d["num_evals"].unique(), reverse=True)
+    norm = LogNorm(vmin=d["env_steps_per_s"].min(), vmax=d["env_steps_per_s"].max())
+    if norm.vmin == norm.vmax:
+        norm = LogNorm(vmin=norm.vmin / 2, vmax=norm.vmax * 2)
+    cell_w, cell_h = 0.95, 0.5
+    w = len(cols) * (len(pops) * cell_w + 1.4) + 1.2
+    h = len(rows) * (len(evals) * cell_h + 1.5)
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(w, h), squeeze=False, layout="constrained")
+    cmap = sns.color_palette("viridis", as_cmap=True)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            ax = axes[i, j]
+            cell = d[(d["row"] == r) & (d["col"] == c)]
+            grid = cell.pivot_table(index="num_evals", columns="popsize", values="env_steps_per_s", aggfunc="first")
+            grid = grid.reindex(index=evals, columns=pops)
+            annot = grid.map(lambda v: "" if pd.isna(v) else _fmt_count(v))
+            ax.set_facecolor("0.93")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN panels
+                sns.heatmap(grid, ax=ax, norm=norm, cmap=cmap, cbar=False, annot=annot, fmt="",
+                            linewidths=0.8, linecolor="white", annot_kws={"fontsize": 9})
+            for f in failed[(failed["row"] == r) & (failed["col"] == c)].itertuples():
+                if f.popsize in pops and f.num_evals in evals:
+                    ax.text(pops.index(f.popsize) + 0.5, evals.index(f.num_evals) + 0.5, "failed",
+                            ha="center", va="center", fontsize=9, color="#b2182b", fontweight="bold")
+            ax.set_xticklabels([_fmt_count(p) for p in pops], rotation=0)
+            ax.set_yticklabels([f"{e:g}" for e in evals], rotation=0)
+            ax.set_xlabel("population size")
+            ax.set_ylabel("evals per member" if j == 0 else "")
+            ax.set_title(f"{r}\n{c}", fontsize=10)
+            if cell.empty:
+                ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="0.4")
+    sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
+    cbar = fig.colorbar(sm, ax=axes, label="env steps / s", shrink=0.9, aspect=30)
+    nice_log_axis(cbar.ax.yaxis, norm.vmin, norm.vmax)
+    cbar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _fmt_count(v)))
+    _title(fig, "Env steps per second by population size × evals (runtime, median)", style)
+    return fig
+
+
+def breakdown(summary, style):
+    d = summary[summary["phase"].eq("runtime") & summary["part"].isin(["ask", "eval", "tell"])]
+    if d.empty:
+        return "no ask/eval/tell breakdown rows (run pytest bench --es-breakdown)"
+    case = ["device_label", "host", "device", "impl", "strategy", "env", "popsize", "num_evals"]
+    case += [c for c in ("hidden", "episode_length") if c in d and d[c].notna().all()]
+    wide = d.pivot_table(index=case, columns="part", values="median", aggfunc="first").dropna(
+        subset=[p for p in ("ask", "eval", "tell")], how="any") if {"ask", "eval", "tell"} <= set(d["part"]) else None
+    if wide is None or wide.empty:
+        return "no case has all three of ask, eval and tell"
+    wide = wide.reset_index()
+    gen = _gen(summary, "runtime").set_index(case)["median"]
+    wide["generation"] = [gen.get(tuple(r), np.nan) for r in wide[case].itertuples(index=False)]
+    wide["total"] = wide[["ask", "eval", "tell"]].sum(axis=1)
+    wide["panel"] = wide["strategy"].astype(str) + " · " + wide["env"].astype(str) + _variant(wide)
+    panels = sorted(wide["panel"].unique())
+    n_bars = [int((wide["panel"] == p).sum()) for p in panels]
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(10, 1.2 + sum(0.55 * n + 0.9 for n in n_bars)), squeeze=False,
+        gridspec_kw={"height_ratios": n_bars}, sharex=True,
+    )
+    colors = dict(zip(("ask", "eval", "tell"), sns.color_palette("Set2", 3)))
+    order = list(style.palette)
+    for ax, p in zip(axes[:, 0], panels):
+        w = wide[wide["panel"] == p].copy()
+        w["_o"] = w["device_label"].map(order.index)
+        w = w.sort_values(["_o", "impl", "popsize", "num_evals"], ascending=False)
+        ylab = [f"{r.device_label}{'' if r.impl == 'esperf' else ' · ' + r.impl}\npop {r.popsize:g} · {r.num_evals:g} evals"
+                for r in w.itertuples()]
+        y = np.arange(len(w))
+        left = np.zeros(len(w))
+        for part in ("ask", "eval", "tell"):
+            share = 100.0 * w[part].to_numpy() / w["total"].to_numpy()
+            ax.barh(y, share, left=left, color=colors[part], edgecolor="white", height=0.7, label=part)
+            for yi, l, s in zip(y, left, share):
+                if s >= 7:
+                    ax.text(l + s / 2, yi, f"{s:.0f}%", ha="center", va="center", fontsize=9)
+            left += share
+        for yi, r in zip(y, w.itertuples()):
+            text = f"Σ {_fmt_s(r.total)}"
+            if not pd.isna(r.generation):
+                text += f"\ngeneration {_fmt_s(r.generation)}"
+            ax.text(101.5, yi, text, va="center", ha="left", fontsize=9, clip_on=False)
+        ax.set_yticks(y, ylab)
+        ax.set_xlim(0, 100)
+        ax.set_title(p, fontsize=11, loc="left")
+        ax.grid(axis="y", visible=False)
+    axes[-1, 0].set_xlabel("share of ask + eval + tell time [%] (medians; each part timed alone)")
+    handles = [Patch(color=colors[k], label=k) for k in colors]
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
+    fig.tight_layout()
+    _title(fig, "Where the time of a generation goes: ask / eval / tell", style)
+    return fig
+
+
+def _fmt_s(x: float) -> str:
+    if x >= 1:
+        return f"{x:.3g} s"
+    if x >= 1e-3:
+        return f"{x * 1e3:.3g} ms"
+    return f"{x * 1e6:.3g} µs"
+
+
+@dataclass
+class PlotSpec:
+    name: str
+    caption: str
+    make: Callable
+
+
+PLOTS = [
+    PlotSpec("runtime_vs_popsize", "Runtime per generation vs population size (log-log), one line per device; bands: IQR of the rounds.", runtime_vs_popsize),
+    PlotSpec("compile_vs_popsize", "Cold compile time (trace + lower + compile) vs population size; bands: IQR of the rounds.", compile_vs_popsize),
+    PlotSpec("env_steps_vs_popsize", "Environment steps per second vs population size.", env_steps_vs_popsize),
+    PlotSpec("env_steps_heatmap", "Env steps per second over population size × evals, per device and strategy.", env_steps_heatmap),
+    PlotSpec("speedup_vs_cpu", "Speedup of each accelerator over its own machine's CPU on the same case (band: CPU q1/device q3 to CPU q3/device q1).", speedup_vs_cpu),
+    PlotSpec("flops_vs_popsize", "Achieved FLOP/s: XLA cost-analysis FLOPs of a generation over its median runtime.", flops_vs_popsize),
+    PlotSpec("pct_of_peak_vs_popsize", "Achieved FLOP/s as % of the device's peak (from the JSON or --peak-flops).", pct_of_peak_vs_popsize),
+    PlotSpec("breakdown_ask_eval_tell", "Share of ask, eval and tell (each timed alone) in their sum, with absolute times.", breakdown),
+]
+
+
+def save(fig, out_dir: Path, name: str) -> list[Path]:
+    png, svg = out_dir / f"{name}.png", out_dir / f"{name}.svg"
+    fig.savefig(png, dpi=DPI, bbox_inches="tight", pad_inches=0.15)
+    fig.savefig(svg, bbox_inches="tight", pad_inches=0.15, metadata={"Date": None})
+    plt.close(fig)
+    return [png, svg]

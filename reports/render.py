@@ -1,0 +1,231 @@
+"""report.html (one self-contained page: PNGs embedded as base64) and report.md (same tables)."""
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass
+class Figure:
+    name: str  # file stem: NAME.png and NAME.svg in the output folder
+    caption: str
+    skipped: str | None = None  # why the figure was not drawn
+
+
+def fmt_seconds(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    x = float(x)
+    if x >= 1:
+        return f"{x:.3g} s"
+    if x >= 1e-3:
+        return f"{x * 1e3:.3g} ms"
+    return f"{x * 1e6:.3g} µs"
+
+
+def fmt_count(x) -> str:
+    if x is None or pd.isna(x):
+        return ""
+    x = float(x)
+    for div, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g} {unit}"
+    return f"{x:.3g}"
+
+
+def fmt_ratio(x) -> str:
+    return "" if x is None or pd.isna(x) else f"{float(x):.3g}×"
+
+
+def _num(x) -> str:
+    return "" if x is None or pd.isna(x) else f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def best_table(best: pd.DataFrame) -> pd.DataFrame:
+    if best.empty:
+        return best
+    return pd.DataFrame(
+        {
+            "strategy": best["strategy"],
+            "env": best["env"],
+            "popsize": best["popsize"].map(_num),
+            "evals": best["num_evals"].map(_num),
+            "impl": best["impl"],
+            "best device": best["best_device"],
+            "runtime / generation": best["median"].map(fmt_seconds),
+            "env steps / s": best["env_steps_per_s"].map(fmt_count),
+            "next best": best["next_device"],
+            "× faster than next": best["x_faster_than_next"].map(fmt_ratio),
+            "failed on": best["failed_on"],
+        }
+    )
+
+
+def impls_table(impls: pd.DataFrame) -> pd.DataFrame:
+    """``tables.implementations`` with units: times, env steps/s and ratios formatted."""
+    out = impls.copy()
+    for col in out:
+        if col.endswith("_median_s"):
+            out[col] = out[col].map(fmt_seconds)
+        elif col.endswith("_env_steps_per_s"):
+            out[col] = out[col].map(fmt_count)
+        elif col.endswith("_over_esperf"):
+            out[col] = out[col].map(fmt_ratio)
+        elif col in ("popsize", "num_evals", "hidden"):
+            out[col] = out[col].map(_num)
+    return out
+
+
+def failed_table(failed: pd.DataFrame, width: int = 160) -> pd.DataFrame:
+    if failed.empty:
+        return pd.DataFrame(columns=["host", "device", "case", "error"])
+
+    def case(r) -> str:
+        bits = [r.get("phase"), r.get("strategy"), r.get("env"), f"pop {_num(r.get('popsize'))}",
+                f"{_num(r.get('num_evals'))} evals"]
+        if r.get("part") not in (None, "generation") and not pd.isna(r.get("part")):
+            bits.append(str(r.get("part")))
+        if r.get("impl") not in (None, "esperf") and not pd.isna(r.get("impl")):
+            bits.append(str(r.get("impl")))
+        return " ".join(str(b) for b in bits if b is not None and not (isinstance(b, float) and math.isnan(b)))
+
+    def short(e) -> str:
+        e = " ".join(str(e).split())
+        return e if len(e) <= width else e[: width - 1] + "…"
+
+    return pd.DataFrame(
+        {
+            "host": failed["host"],
+            "device": failed.get("device", pd.Series("", index=failed.index)),
+            "case": [case(r) for _, r in failed.iterrows()],
+            "error": failed["error"].map(short),
+        }
+    )
+
+
+def cases_table(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "device": summary["device_label"],
+            "impl": summary["impl"],
+            "phase": summary["phase"],
+            "part": summary["part"],
+            "strategy": summary["strategy"],
+            "env": summary["env"],
+            "popsize": summary["popsize"].map(_num),
+            "evals": summary["num_evals"].map(_num),
+            "median": summary["median"].map(fmt_seconds),
+            "IQR": summary["iqr"].map(fmt_seconds),
+            "rounds": summary["rounds"].map(_num),
+            "env steps / s": summary["env_steps_per_s"].map(fmt_count),
+            "speedup vs CPU": summary["speedup_vs_cpu"].map(fmt_ratio),
+        }
+    )
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_none_\n"
+
+    def cell(v) -> str:
+        text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+        return " ".join(text.split()).replace("|", "\\|")
+
+    head = "| " + " | ".join(cell(c) for c in df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def html_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "<p><em>none</em></p>"
+    return df.to_html(index=False, escape=True, border=0, classes="t", na_rep="")
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1250px;
+color:#222;line-height:1.45;padding:0 1em}
+h1{font-size:1.7em;margin-bottom:.2em} h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table.t{border-collapse:collapse;font-size:.88em;margin:.5em 0}
+table.t th,table.t td{padding:.25em .6em;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}
+table.t th{background:#f4f4f4}
+figure{margin:1.5em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.9em;color:#555} .note{color:#8a5a00} .meta{color:#666;font-size:.9em}
+code{background:#f4f4f4;padding:0 .25em}
+"""
+
+
+IMPLS_NOTE = (
+    "The same case (one generation, runtime phase) run by esperf and by a peer stack such as evosax + gymnax "
+    "(pytest bench --es-impls esperf,evosax); <peer>_over_esperf is the peer's median over esperf's. "
+    "Cases from one run are timed one after the other: for a ratio that survives machine load, "
+    "python -m bench.vs_peers times both interleaved."
+)
+
+
+def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machines: pd.DataFrame,
+               best: pd.DataFrame, figures: list[Figure], failed: pd.DataFrame, cases: pd.DataFrame,
+               impls: pd.DataFrame | None = None) -> None:
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        *[f'<p class="meta">{e(m)}</p>' for m in meta],
+        "<h2>Machines</h2>",
+        html_table(machines),
+        "<h2>Best device per case</h2>",
+        "<p>Runtime of one whole generation (median of the rounds); the fastest device of every case "
+        "and how much faster it is than the next one.</p>",
+        html_table(best),
+    ]
+    if impls is not None and not impls.empty:
+        parts += ["<h2>esperf against other implementations</h2>", f"<p>{e(IMPLS_NOTE)}</p>", html_table(impls_table(impls))]
+    parts += [
+        "<h2>Plots</h2>",
+    ]
+    for fig in figures:
+        if fig.skipped:
+            parts.append(f'<p class="note">Skipped <code>{e(fig.name)}</code>: {e(fig.skipped)}.</p>')
+            continue
+        data = base64.b64encode((out_dir / f"{fig.name}.png").read_bytes()).decode("ascii")
+        parts.append(
+            f'<figure id="{e(fig.name)}"><img alt="{e(fig.caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{e(fig.caption)} ({e(fig.name)}.png / .svg)</figcaption></figure>"
+        )
+    parts += [
+        f"<h2>Failed cases ({len(failed)})</h2>",
+        html_table(failed),
+        f"<h2>All cases ({len(cases)})</h2>",
+        "<details><summary>show the table (every value is also in summary.csv)</summary>",
+        html_table(cases),
+        "</details>",
+        "</body></html>",
+    ]
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+
+
+def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.DataFrame, best: pd.DataFrame,
+                   figures: list[Figure], failed: pd.DataFrame, impls: pd.DataFrame | None = None) -> None:
+    lines = [f"# {title}", "", *[f"{m}  " for m in meta], "", "## Machines", "", markdown_table(machines),
+             "## Best device per case", "",
+             "Runtime of one whole generation (median of the rounds); the fastest device of every case.", "",
+             markdown_table(best)]
+    if impls is not None and not impls.empty:
+        lines += ["## esperf against other implementations", "", IMPLS_NOTE, "", markdown_table(impls_table(impls))]
+    lines += ["## Plots", ""]
+    for fig in figures:
+        if fig.skipped:
+            lines += [f"- skipped `{fig.name}`: {fig.skipped}.", ""]
+        else:
+            lines += [f"![{fig.caption}]({fig.name}.png)", "", f"_{fig.caption}_ ([SVG]({fig.name}.svg))", ""]
+    lines += [f"## Failed cases ({len(failed)})", "", markdown_table(failed)]
+    path.write_text("\n".join(lines), encoding="utf-8")

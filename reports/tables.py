@@ -1,0 +1,248 @@
+"""Tidy tables from :class:`reports.load.Results`: the summary, machines, best devices, failures.
+
+All times are seconds. Medians and quartiles come from the raw samples
+(``stats.data``; numpy's linear percentiles), so samples of one case on one device
+found in several files are pooled.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from reports.load import CASE_FIELDS, Results, key_text
+
+ID = ("host", "device") + CASE_FIELDS
+# The reference for "speedup over the CPU": the same case on the same host's CPU.
+SPEEDUP_KEY = ("host",) + CASE_FIELDS
+FIRST_COLUMNS = [
+    "host", "device_label", "device", "device_kind", "platform", "impl", "part", "phase", "strategy", "env",
+    "popsize", "num_evals", "hidden", "episode_length", "num_params", "median", "iqr", "q1", "q3", "rounds",
+    "mean", "stddev", "min", "max", "env_steps", "env_steps_per_s", "flops", "flops_per_s", "peak_flops",
+    "pct_of_peak", "speedup_vs_cpu",
+]
+LAST_COLUMNS = ["name", "files"]
+
+
+def _key_frame(df: pd.DataFrame, cols) -> pd.DataFrame:
+    """``cols`` of ``df`` as text, NaN as '' (so that missing fields still group and merge)."""
+    return pd.DataFrame({c: df[c].map(key_text) if c in df else "" for c in cols}, index=df.index)
+
+
+def _pool(group: pd.DataFrame) -> pd.Series:
+    first = group.iloc[-1].copy()
+    arrays = [s for s in group["samples"] if s is not None]
+    if arrays:
+        x = np.concatenate(arrays)
+        q1, med, q3 = np.percentile(x, [25, 50, 75])
+        first["median"], first["q1"], first["q3"], first["iqr"] = med, q1, q3, q3 - q1
+        first["rounds"] = len(x)
+        first["mean"], first["min"], first["max"] = x.mean(), x.min(), x.max()
+        first["stddev"] = x.std(ddof=1) if len(x) > 1 else np.nan
+    else:  # no raw samples: pytest-benchmark's own statistics of the last file
+        first["median"], first["q1"], first["q3"] = first["stats_median"], first["stats_q1"], first["stats_q3"]
+        first["iqr"] = first["q3"] - first["q1"]
+        first["rounds"] = first["stats_rounds"]
+        first["mean"] = first["min"] = first["max"] = first["stddev"] = np.nan
+    first["files"] = ";".join(dict.fromkeys(group["file"]))
+    return first
+
+
+def device_labels(rows: pd.DataFrame) -> pd.Series:
+    """``host / device_kind``; with ``[device]`` appended where a host has two devices of one kind."""
+    kinds = rows.groupby(["host", "device_kind"])["device"].transform("nunique")
+    label = rows["host"].astype(str) + " / " + rows["device_kind"].astype(str)
+    return label.where(kinds <= 1, label + " [" + rows["device"].astype(str) + "]")
+
+
+def summary(res: Results, peak_flops: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per case and device (samples pooled across files), every extra_info field kept."""
+    rows = res.rows.copy()
+    for c in ID:
+        if c not in rows:
+            rows[c] = np.nan
+    keys = _key_frame(rows, ID)
+    rows["_key"] = keys.apply(lambda r: "\x1f".join(r), axis=1)
+    pooled = [_pool(g) for _, g in rows.groupby("_key", sort=False)]
+    df = pd.DataFrame(pooled).reset_index(drop=True)
+    df["device_label"] = device_labels(df)
+
+    def num(col):
+        return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, index=df.index)
+
+    runtime = df["phase"].eq("runtime") & num("median").gt(0)
+    df["env_steps_per_s"] = (num("env_steps") / num("median")).where(runtime)
+    df["flops_per_s"] = (num("flops") / num("median")).where(runtime)
+    peak = num("peak_flops")
+    for kind_or_platform, value in (peak_flops or {}).items():
+        hit = df["device_kind"].astype(str).eq(kind_or_platform)
+        if "platform" in df:
+            hit |= df["platform"].astype(str).eq(kind_or_platform)
+        peak = peak.mask(hit, float(value))
+    df["peak_flops"] = peak
+    df["pct_of_peak"] = 100.0 * df["flops_per_s"] / peak
+    df["speedup_vs_cpu"] = speedup_vs_cpu(df)
+
+    ordered = [c for c in FIRST_COLUMNS if c in df]
+    rest = [c for c in res.extra_keys if c in df and c not in ordered]
+    rest += sorted(c for c in df if c.endswith("_median") and not c.startswith("stats_") and c not in ordered and c not in rest)
+    cols = ordered + rest + [c for c in LAST_COLUMNS if c in df]
+    df = df[cols]
+    sort = ["host", "device", "impl", "phase", "part", "strategy", "env", "popsize", "num_evals"]
+    return df.sort_values(sort, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _is_cpu(df: pd.DataFrame) -> pd.Series:
+    kind = df["device_kind"].astype(str).str.lower().eq("cpu")
+    if "platform" in df:
+        kind |= df["platform"].astype(str).str.lower().eq("cpu")
+    return kind
+
+
+def speedup_vs_cpu(df: pd.DataFrame) -> pd.Series:
+    """Runtime of the same host's CPU (lowest device id) over this device's runtime; NaN on CPUs."""
+    return cpu_reference(df)["speedup_vs_cpu"]
+
+
+def cpu_reference(df: pd.DataFrame) -> pd.DataFrame:
+    """Per row: the same case on the same host's CPU (``cpu_median``, ``cpu_q1``, ``cpu_q3``) and
+    ``speedup_vs_cpu`` = cpu_median / median, for runtime rows of non-CPU devices (NaN elsewhere)."""
+    out = pd.DataFrame(np.nan, index=df.index, columns=["cpu_median", "cpu_q1", "cpu_q3", "speedup_vs_cpu"])
+    is_cpu = _is_cpu(df)
+    runtime = df["phase"].eq("runtime")
+    keys = _key_frame(df, SPEEDUP_KEY).apply(lambda r: "\x1f".join(r), axis=1)
+    cpu = df[is_cpu & runtime].assign(_key=keys).sort_values("device", kind="stable")
+    ref = cpu.drop_duplicates("_key").set_index("_key")
+    target = runtime & ~is_cpu
+    for col in ("median", "q1", "q3"):
+        out.loc[target, f"cpu_{col}"] = pd.to_numeric(keys[target].map(ref[col]), errors="coerce")
+    out.loc[target, "speedup_vs_cpu"] = out.loc[target, "cpu_median"] / pd.to_numeric(df.loc[target, "median"])
+    return out
+
+
+def failed_labels(summary: pd.DataFrame, failed: pd.DataFrame | None) -> pd.DataFrame:
+    """Failed cases with the device label their device has in ``summary`` (else ``host / device``)."""
+    cols = ["device_label", "impl", "part", "phase", "strategy", "env", "popsize", "num_evals"]
+    need = {"host", "device", "phase", "strategy", "env", "popsize", "num_evals"}
+    if failed is None or failed.empty or not need <= set(failed):
+        return pd.DataFrame(columns=cols)
+    f = failed.copy()
+    f["impl"] = f["impl"].fillna("esperf") if "impl" in f else "esperf"
+    f["part"] = f["part"].fillna("generation") if "part" in f else "generation"
+    labels = summary.drop_duplicates(["host", "device"]).set_index(["host", "device"])["device_label"]
+    f["device_label"] = [labels.get((h, d), f"{h} / {d}") for h, d in zip(f["host"], f["device"])]
+    f["popsize"] = pd.to_numeric(f["popsize"], errors="coerce")
+    f["num_evals"] = pd.to_numeric(f["num_evals"], errors="coerce")
+    return f[cols].dropna(subset=["popsize", "num_evals"])
+
+
+def best_devices(summary_df: pd.DataFrame, failed_df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """For every runtime case (whole generation): the fastest device and how much faster than the next."""
+    df = summary_df[summary_df["phase"].eq("runtime") & summary_df["part"].eq("generation")]
+    case_cols = ["impl", "strategy", "env", "popsize", "num_evals", "hidden", "episode_length"]
+    case_cols = [c for c in case_cols if c in df]
+    fl = failed_labels(summary_df, failed_df)
+    fl = fl[fl["phase"].eq("runtime") & fl["part"].eq("generation")]
+    fkeys = _key_frame(fl, ["impl", "strategy", "env", "popsize", "num_evals"]).apply(tuple, axis=1) if not fl.empty else []
+    failed_on: dict[tuple, list[str]] = {}
+    for k, lab in zip(fkeys, fl["device_label"]):
+        failed_on.setdefault(k, []).append(lab)
+    out = []
+    for _, g in df.groupby(_key_frame(df, case_cols).apply(tuple, axis=1), sort=False):
+        g = g.sort_values("median", kind="stable")
+        best = g.iloc[0]
+        nxt = g.iloc[1] if len(g) > 1 else None
+        out.append(
+            {
+                **{c: best[c] for c in case_cols},
+                "best_device": best["device_label"],
+                "median": best["median"],
+                "env_steps_per_s": best.get("env_steps_per_s", np.nan),
+                "next_device": nxt["device_label"] if nxt is not None else "",
+                "x_faster_than_next": nxt["median"] / best["median"] if nxt is not None and best["median"] > 0 else np.nan,
+                "devices": len(g),
+                "failed_on": "; ".join(failed_on.get(
+                    tuple(key_text(best[c]) for c in ("impl", "strategy", "env", "popsize", "num_evals")), [])),
+            }
+        )
+    res = pd.DataFrame(out)
+    if res.empty:
+        return res
+    return res.sort_values([c for c in ("impl", "strategy", "env", "popsize", "num_evals") if c in res], kind="stable").reset_index(drop=True)
+
+
+def implementations(summary_df: pd.DataFrame) -> pd.DataFrame:
+    """esperf against each peer implementation (e.g. evosax + gymnax) on the same device and case.
+
+    One row per (device, case) run by two or more impls: each impl's median runtime per
+    generation and env steps/s, and ``<peer>_over_esperf``, the peer's median divided by
+    esperf's (how many times faster esperf is). Empty when only one impl is present.
+    """
+    df = summary_df[summary_df["phase"].eq("runtime") & summary_df["part"].eq("generation")]
+    if "impl" not in df or df["impl"].nunique() < 2 or "esperf" not in set(df["impl"]):
+        return pd.DataFrame()
+    case_cols = [c for c in ("device_label", "strategy", "env", "popsize", "num_evals", "hidden") if c in df]
+    out = []
+    for _, g in df.groupby(_key_frame(df, case_cols).apply(tuple, axis=1), sort=False):
+        by_impl = {row["impl"]: row for _, row in g.iterrows()}
+        if "esperf" not in by_impl or len(by_impl) < 2:
+            continue
+        ours = by_impl["esperf"]
+        rec = {c: ours[c] for c in case_cols}
+        for impl, row in by_impl.items():
+            rec[f"{impl}_median_s"] = row["median"]
+            rec[f"{impl}_env_steps_per_s"] = row.get("env_steps_per_s", np.nan)
+        for impl, row in by_impl.items():
+            if impl != "esperf":
+                rec[f"{impl}_over_esperf"] = row["median"] / ours["median"] if ours["median"] > 0 else np.nan
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def machines(res: Results) -> pd.DataFrame:
+    """One row per host: CPU, cores, RAM, OS, software and devices (files of one host merged)."""
+    out = []
+    for host, g in res.machines.groupby("host", sort=False):
+        first = g.iloc[0]
+        devices: dict[str, str] = {}
+        for devs in g["devices"]:
+            for d in devs:
+                mem = d.get("memory_bytes")
+                text = f"{d.get('id', '?')} {d.get('kind', '')}".strip()
+                if _real(mem) and mem > 0:
+                    text += f" ({mem / 2**30:.0f} GiB)"
+                devices.setdefault(str(d.get("id")), text)
+        phys, logi = first["physical_cores"], first["logical_cores"]
+        ram = first["ram_bytes"]
+        out.append(
+            {
+                "host": host,
+                "CPU": first["cpu_model"] or "",
+                "cores (physical / logical)": f"{_int_or_q(phys)} / {_int_or_q(logi)}",
+                "RAM": f"{ram / 2**30:.1f} GiB" if _real(ram) else "?",
+                "OS": first["os"] or "",
+                "Python": first["python"] or "",
+                "jax / jaxlib": f"{first['jax_version'] or '?'} / {first['jaxlib_version'] or '?'}",
+                "devices": "; ".join(devices.values()),
+                "files": ", ".join(g["file"]),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def _real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _int_or_q(x) -> str:
+    return str(int(x)) if _real(x) else "?"
+
+
+def failed(res: Results) -> pd.DataFrame:
+    cols = ["host", "device", "impl", "part", "phase", "strategy", "env", "popsize", "num_evals", "error", "name", "file"]
+    df = res.failed
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    return df[[c for c in cols if c in df] + [c for c in df if c not in cols]]
