@@ -18,6 +18,7 @@ _CASES = pytest.StashKey[list]()
 _DEVICES = pytest.StashKey[dict]()
 _FAILED = pytest.StashKey[list]()
 _SETTINGS = pytest.StashKey[object]()
+_BLAS = pytest.StashKey[list]()
 
 
 def _int_option(config, name: str, flag: str, minimum: int):
@@ -35,7 +36,7 @@ def _int_option(config, name: str, flag: str, minimum: int):
 
 def pytest_configure(config):
     from bench.cases import Settings
-    from bench.timing import disable_persistent_cache
+    from bench.timing import disable_persistent_cache, limit_blas_threads
 
     disable_persistent_cache()
     try:
@@ -60,6 +61,8 @@ def pytest_configure(config):
         unroll=_int_option(config, "es_unroll", "--es-unroll", 1),
         peak_flops=peak,
     )
+    blas = _int_option(config, "es_blas_threads", "--es-blas-threads", 0)
+    config.stash[_BLAS] = limit_blas_threads(blas or None)
     config.stash[_CASES] = cases
     config.stash[_DEVICES] = devices
     config.stash[_FAILED] = []
@@ -106,6 +109,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
     devices = config.stash.get(_DEVICES, None) or visible_devices()
     machine_info.update(esperf_machine_info(list(devices.values())))
+    machine_info["blas_threads"] = config.stash.get(_BLAS, None)
 
 
 def _esperf_section(config) -> dict:

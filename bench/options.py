@@ -40,6 +40,12 @@ def add_options(parser) -> None:
         "--es-unroll", default="1", help="lax.scan unroll of the episode loop (default: 1; choose by measurement)"
     )
     group.addoption(
+        "--es-blas-threads",
+        default="1",
+        help="threads of the BLAS/LAPACK pools behind XLA's CPU custom calls such as eigh; 0 leaves them "
+        "as they are (default: 1, see bench/timing.py)",
+    )
+    group.addoption(
         "--es-peak-flops",
         default=None,
         help="peak FLOP/s per device kind for %% of peak, e.g. cpu=1.2e11 or 'NVIDIA H100 80GB HBM3=6.7e13'",

@@ -62,7 +62,10 @@ def train(args: argparse.Namespace) -> dict:
     import jax
     import jax.numpy as jnp
 
+    from bench.timing import limit_blas_threads
     from bench.workload import Workload
+
+    limit_blas_threads(1)
 
     options = []
     for item in args.option:

@@ -115,8 +115,10 @@ def main(argv=None) -> int:
         for name in ("evals", "hidden", "rounds", "compile_rounds", "unroll"):
             if getattr(args, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is not allowed; give an int > 0")
-        timing_mod = __import__("bench.timing", fromlist=["x"])
-        timing_mod.disable_persistent_cache()
+        from bench import timing
+
+        timing.disable_persistent_cache()
+        timing.limit_blas_threads(1)
         settings = Settings(unroll=args.unroll)
         device = jax.devices()[0]
         for s in strats:

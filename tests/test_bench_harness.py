@@ -52,6 +52,7 @@ RUNTIME_KEYS = {"compile_events", "peak_memory_bytes", "memory_source", "flops",
 MACHINE_KEYS = {
     "hostname", "cpu_model", "physical_cores", "logical_cores", "ram_bytes", "os", "python", "jax_version",
     "jaxlib_version", "backend_platform_version", "devices", "xla_flags", "jax_env", "esperf_schema_version",
+    "blas_threads",
 }
 
 
@@ -68,6 +69,8 @@ def test_all_devices_yield_one_case_each_with_results_there(tiny_run):
 def test_json_has_every_documented_key(tiny_run):
     assert MACHINE_KEYS <= set(tiny_run["machine_info"])
     assert "--xla_force_host_platform_device_count=2" in tiny_run["machine_info"]["xla_flags"]
+    blas = tiny_run["machine_info"]["blas_threads"]
+    assert blas and all(p["threads"] == 1 for p in blas), blas
     assert tiny_run["esperf"] == {"schema_version": 1, "failed": []}
     for b in tiny_run["benchmarks"]:
         info = b["extra_info"]
