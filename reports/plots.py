@@ -242,15 +242,20 @@ def compile_vs_popsize(summary, style):
                        "Cold compile of one generation: trace + lower + XLA compile (median)", style, phase="compile")
 
 
-def env_steps_vs_popsize(summary, style):
+def _rate_facets(summary, count: str, rate: str, missing: str, ylabel: str, title: str, style):
+    """A per-generation count over time (env steps/s, FLOP/s); its band is count / q3 .. count / q1."""
     d = _gen(summary, "runtime")
-    d = d[d["env_steps_per_s"].notna()] if "env_steps_per_s" in d else d.iloc[0:0]
+    d = d[d[rate].notna()] if rate in d else d.iloc[0:0]
     if d.empty:
-        return "no runtime results with env_steps"
-    steps = pd.to_numeric(d["env_steps"])
-    d["lo"], d["hi"] = steps / d["q3"], steps / d["q1"]
-    return line_facets(d, "env_steps_per_s", "lo", "hi", "env steps / s",
-                       "Throughput: environment steps per second of a generation", style, compact=True)
+        return missing
+    n = pd.to_numeric(d[count])
+    d["lo"], d["hi"] = n / d["q3"], n / d["q1"]
+    return line_facets(d, rate, "lo", "hi", ylabel, title, style, compact=True)
+
+
+def env_steps_vs_popsize(summary, style):
+    return _rate_facets(summary, "env_steps", "env_steps_per_s", "no runtime results with env_steps",
+                        "env steps / s", "Throughput: environment steps per second of a generation", style)
 
 
 def speedup_vs_cpu(summary, style):
@@ -267,14 +272,9 @@ def speedup_vs_cpu(summary, style):
 
 
 def flops_vs_popsize(summary, style):
-    d = _gen(summary, "runtime")
-    d = d[d["flops_per_s"].notna()] if "flops_per_s" in d else d.iloc[0:0]
-    if d.empty:
-        return "no runtime results with a FLOP count (XLA cost analysis unavailable)"
-    flops = pd.to_numeric(d["flops"])
-    d["lo"], d["hi"] = flops / d["q3"], flops / d["q1"]
-    return line_facets(d, "flops_per_s", "lo", "hi", "achieved FLOP/s",
-                       "Achieved FLOP/s (XLA cost analysis FLOPs / median runtime)", style, compact=True)
+    return _rate_facets(summary, "flops", "flops_per_s",
+                        "no runtime results with a FLOP count (XLA cost analysis unavailable)", "achieved FLOP/s",
+                        "Achieved FLOP/s (XLA cost analysis FLOPs / median runtime)", style)
 
 
 def pct_of_peak_vs_popsize(summary, style):
