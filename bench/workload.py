@@ -150,15 +150,20 @@ class Workload:
         return generation
 
     def scan_step_fn(self):
-        """One scanned step of the batched rollout and its inputs (for FLOP counting)."""
+        """One scanned step of the batched rollout and its inputs (for FLOP counting).
+
+        The carry is an argument, not a constant, so XLA cannot fold the first step's
+        zero returns and all-alive mask away: the step costs what a step inside the loop does.
+        """
         x = jnp.zeros((self.popsize, self.num_params), jnp.float32)
         keys = jax.random.split(jax.random.key(0), self.evals)
+        params, state, obs = population_start(self._env, self._policy, x, keys)
+        carry = start_carry(state, obs)
 
-        def one_step(x, keys):
-            params, state, obs = population_start(self._env, self._policy, x, keys)
-            return episode_step(self._env, self._policy, params)(start_carry(state, obs), None)[0]
+        def one_step(params, carry):
+            return episode_step(self._env, self._policy, params)(carry, None)[0]
 
-        return one_step, (x, keys)
+        return one_step, (params, carry)
 
     def part_fns(self):
         """Fresh functions for the breakdown: name -> (fn, args builder from a GenState)."""

@@ -174,3 +174,22 @@ def test_rounds_fill_max_time_but_stay_within_bounds():
     assert timing.rounds_for(0.2, 1.0, 20) == 20  # the floor of the quick grid
     assert timing.rounds_for(30.0, 1.0, 20) == 5  # a huge case keeps 5 samples, not 20 x 30 s
     assert timing.rounds_for(10.0, 1.0, 20) == 12  # 120 s budget / 10 s
+
+
+def test_flops_count_every_scanned_step():
+    """XLA's cost analysis counts a loop body once; the recorded FLOPs count all L steps."""
+    from bench.cases import Settings, make_target
+    from bench.grid import Case
+
+    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    pop, evals, hidden, length = 16, 3, 8, 50
+    case = Case("runtime", "openai_es", "Pendulum-v1", pop, evals, hidden, length, "cpu:0")
+    target = make_target(case, Settings(), sharding)
+    compiled = timing.compile_stages(target.make_fn(), target.args, sharding).compiled
+    flops = target.flops_fn(compiled)
+    # the MLP's matmul FLOPs alone, every step of every episode of every member
+    policy = 2 * pop * evals * length * (3 * hidden + hidden * 1)
+    from bench.cases import _flops
+
+    uncorrected = _flops(compiled)
+    assert uncorrected < policy <= flops <= 4 * policy, (uncorrected, policy, flops)
