@@ -14,7 +14,6 @@ PHASES = ("compile", "runtime")
 PARTS = ("ask", "eval", "tell")
 IMPLS = ("esperf", "evosax")
 PLATFORMS = ("cpu", "gpu", "tpu")
-PEER_NAMES = strategies.names()
 
 # popsize 10 ... 100 000, one point per decade.
 GRIDS = {

@@ -105,16 +105,16 @@ def main(argv=None) -> int:
 
         from bench import grid
         from bench.cases import Settings
-        from bench.peers import peers_available
+        from bench.peers import PEER_STRATEGIES, peers_available
 
-        if not peers_available():
-            raise ValueError('evosax and gymnax are not installed; pip install -e ".[peers]"')
-        strats = grid._choice_list("--strategies", args.strategies, grid.PEER_NAMES)
+        strats = grid._choice_list("--strategies", args.strategies, tuple(PEER_STRATEGIES))
         env_names = grid._choice_list("--envs", args.envs, grid.envs.names())
         pops = grid._int_list("--pops", args.pops)
         for name in ("evals", "hidden", "rounds", "compile_rounds", "unroll"):
             if getattr(args, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is not allowed; give an int > 0")
+        if not peers_available():
+            raise ValueError('evosax and gymnax are not installed; pip install -e ".[peers]"')
         from bench import timing
 
         timing.disable_persistent_cache()

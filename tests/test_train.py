@@ -64,3 +64,15 @@ def test_readme_openai_es_command_solves_cartpole():
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["final_return"] >= 475, result
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["--strategies", "cmaes"], "'cmaes'"), (["--pops", "100,-1"], "-1"), (["--rounds", "0"], "--rounds=0")],
+)
+def test_vs_peers_bad_input_is_one_line_and_exit_2(args, needle):
+    proc = subprocess.run([sys.executable, "-m", "bench.vs_peers", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr, proc.stderr
