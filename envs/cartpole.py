@@ -22,6 +22,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from envs.trig import sincos
+
 
 class CartPoleState(NamedTuple):
     x: jax.Array
@@ -63,8 +65,7 @@ class CartPole:
         total_mass = self.masspole + self.masscart
         polemass_length = self.masspole * self.length
         force = jnp.where(jnp.asarray(action) == 1, self.force_mag, -self.force_mag)
-        costheta = jnp.cos(state.theta)
-        sintheta = jnp.sin(state.theta)
+        sintheta, costheta = sincos(state.theta)
         temp = (force + polemass_length * state.theta_dot**2 * sintheta) / total_mass
         thetaacc = (self.gravity * sintheta - costheta * temp) / (
             self.length * (4.0 / 3.0 - self.masspole * costheta**2 / total_mass)

@@ -21,6 +21,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from envs.trig import sincos
+
 
 class PendulumState(NamedTuple):
     theta: jax.Array
@@ -65,9 +67,8 @@ class Pendulum:
         return self.obs(state), state
 
     def obs(self, state: PendulumState) -> jax.Array:
-        return jnp.stack([jnp.cos(state.theta), jnp.sin(state.theta), state.theta_dot], axis=-1).astype(
-            jnp.float32
-        )
+        sin, cos = sincos(state.theta)
+        return jnp.stack([cos, sin, state.theta_dot], axis=-1).astype(jnp.float32)
 
     def step(self, state: PendulumState, action: jax.Array):
         """One step; returns (obs, state, reward, terminated, truncated)."""
@@ -75,7 +76,7 @@ class Pendulum:
         u = jnp.clip(action[..., 0], -self.max_torque, self.max_torque).astype(jnp.float32)
         th, thdot = state.theta, state.theta_dot
         cost = angle_normalize(th) ** 2 + 0.1 * thdot**2 + 0.001 * u**2
-        new_thdot = thdot + (3 * self.g / (2 * self.l) * jnp.sin(th) + 3.0 / (self.m * self.l**2) * u) * self.dt
+        new_thdot = thdot + (3 * self.g / (2 * self.l) * sincos(th)[0] + 3.0 / (self.m * self.l**2) * u) * self.dt
         new_thdot = jnp.clip(new_thdot, -self.max_speed, self.max_speed)
         new_th = th + new_thdot * self.dt
         t = state.t + 1
