@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import envs
 import strategies
 from envs.policy import MLPPolicy
-from envs.rollout import episode_step, population_returns, population_start, start_carry
+from envs.rollout import episode_step, population_carry, population_returns
 
 
 class GenState(NamedTuple):
@@ -157,8 +157,7 @@ class Workload:
         """
         x = jnp.zeros((self.popsize, self.num_params), jnp.float32)
         keys = jax.random.split(jax.random.key(0), self.evals)
-        params, state, obs = population_start(self._env, self._policy, x, keys)
-        carry = start_carry(state, obs)
+        params, carry = population_carry(self._env, self._policy, x, keys)
 
         def one_step(params, carry):
             return episode_step(self._env, self._policy, params)(carry, None)[0]

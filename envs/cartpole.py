@@ -11,7 +11,8 @@ right). One step is gymnasium's explicit Euler update (Florian 2007, eqs. 23-24)
 
 terminated when |x'| > 2.4 or |theta'| > 12 degrees; reward 1 for every step,
 including the terminating one (gymnasium's default reward); gymnasium's TimeLimit
-truncates at 500 steps. ``step`` is elementwise, so it also steps batched states.
+truncates at 500 steps. ``step`` is elementwise, so it also steps batched states
+(fields of broadcast-compatible shapes).
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ class CartPole:
         return self.obs(state), state
 
     def obs(self, state: CartPoleState) -> jax.Array:
-        return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot], axis=-1).astype(jnp.float32)
+        return jnp.stack(jnp.broadcast_arrays(state.x, state.x_dot, state.theta, state.theta_dot), axis=-1).astype(jnp.float32)
 
     def step(self, state: CartPoleState, action: jax.Array):
         """One step; returns (obs, state, reward, terminated, truncated)."""

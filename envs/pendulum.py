@@ -11,7 +11,8 @@ The state is (theta, theta_dot, t); the action is a torque of shape (1,), clippe
 
 never terminates; gymnasium's TimeLimit truncates at 200 steps. Observations are
 float32 ``[cos theta, sin theta, theta_dot]``. ``step`` is elementwise, so it also
-steps a batch of states whose fields share leading dims (action (..., 1)).
+steps a batch of states whose fields have broadcast-compatible leading dims
+(action (..., 1)).
 """
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ class Pendulum:
 
     def obs(self, state: PendulumState) -> jax.Array:
         sin, cos = sincos(state.theta)
-        return jnp.stack([cos, sin, state.theta_dot], axis=-1).astype(jnp.float32)
+        return jnp.stack(jnp.broadcast_arrays(cos, sin, state.theta_dot), axis=-1).astype(jnp.float32)
 
     def step(self, state: PendulumState, action: jax.Array):
         """One step; returns (obs, state, reward, terminated, truncated)."""

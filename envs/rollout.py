@@ -3,7 +3,7 @@
 ``rollout`` is the definition: one policy, one episode. ``population_returns`` is the
 same computation for a whole population on shared episodes, written directly on
 batched arrays -- the envs' ``step`` is elementwise, so state fields of shape
-(popsize, evals) step at once, and the policy is a batched matrix product over all
+(popsize, evals) step at once (``fix_carry_shapes``), and the policy is a batched matrix product over all
 episodes of all members. A test proves it equals ``vmap(vmap(rollout))``.
 
 An episode's return sums rewards up to and including the step that terminates or
@@ -49,10 +49,28 @@ def start_carry(state, obs):
     return (state, obs, jnp.zeros(batch, jnp.float32), jnp.ones(batch, bool))
 
 
-def _scan_returns(env, policy: MLPPolicy, params, state, obs, length: int, unroll: int) -> jax.Array:
-    """Scan ``length`` steps from (state, obs) and return the summed rewards."""
+def fix_carry_shapes(step, carry):
+    """Broadcast each leaf of ``carry`` to the shape ``step`` gives it, until none changes.
+
+    A scan's carry must keep its shapes. Population rollouts start from shared (evals,)
+    episodes: a leaf that the members' parameters reach (the pendulum's angle, the
+    observation, the returns) widens to (popsize, evals), but a leaf they never reach
+    keeps its small shape -- the step counter, and the alive mask of an env that never
+    terminates, stay (evals,): arrays the loop need not compute or copy per member.
+    Shapes only grow under broadcasting, so this settles within a few rounds.
+    """
+    for _ in range(len(jax.tree.leaves(carry)) + 1):
+        out = jax.eval_shape(lambda c: step(c, None)[0], carry)
+        if all(a.shape == o.shape for a, o in zip(jax.tree.leaves(carry), jax.tree.leaves(out))):
+            return carry
+        carry = jax.tree.map(lambda a, o: jnp.broadcast_to(a, o.shape), carry, out)
+    raise AssertionError("the carry's shapes did not settle")  # unreachable: each round grows a shape
+
+
+def _scan_returns(env, policy: MLPPolicy, params, carry, length: int, unroll: int) -> jax.Array:
+    """Scan ``length`` steps from ``carry`` and return the summed rewards."""
     step = episode_step(env, policy, params)
-    (_, _, ret, _), _ = jax.lax.scan(step, start_carry(state, obs), None, length=length, unroll=unroll)
+    (_, _, ret, _), _ = jax.lax.scan(step, fix_carry_shapes(step, carry), None, length=length, unroll=unroll)
     return ret
 
 
@@ -60,7 +78,7 @@ def rollout(env, policy: MLPPolicy, flat_params: jax.Array, key: jax.Array, leng
     """Return of one episode of ``length`` steps for one flat float32 parameter vector."""
     length = _check_length(env, length)
     obs, state = env.reset(key)
-    return _scan_returns(env, policy, policy.unflatten(flat_params), state, obs, length, unroll=1)
+    return _scan_returns(env, policy, policy.unflatten(flat_params), start_carry(state, obs), length, unroll=1)
 
 
 def population_returns(
@@ -77,24 +95,25 @@ def population_returns(
     keys that every member meets (common random numbers). Equal to
     ``vmap(vmap(rollout, (None, 0)), (0, None))`` but batched by hand, so the policy is
     fused broadcast arithmetic plus one batched matmul, and the env state is a set of
-    (popsize, evals) arrays.
+    (popsize, evals) arrays (or (evals,) where the members cannot change it).
     """
     length = _check_length(env, length)
     if flat_params.ndim != 2:
         raise ValueError(f"flat_params has shape {flat_params.shape}; expected (popsize, {policy.num_params})")
-    params, state, obs = population_start(env, policy, flat_params, keys)
-    return _scan_returns(env, policy, params, state, obs, length, unroll)
+    params, carry = population_carry(env, policy, flat_params, keys)
+    returns = _scan_returns(env, policy, params, carry, length, unroll)
+    return jnp.broadcast_to(returns, (flat_params.shape[0], keys.shape[0]))
 
 
-def population_start(env, policy: MLPPolicy, flat_params: jax.Array, keys: jax.Array):
-    """Batched policy parameters and the (popsize, evals) start states of shared episodes."""
-    pop = flat_params.shape[0]
+def population_carry(env, policy: MLPPolicy, flat_params: jax.Array, keys: jax.Array):
+    """Batched policy parameters and the start carry of the shared episodes ``keys``.
+
+    Every member starts from the same (evals,) reset states (common random numbers);
+    ``fix_carry_shapes`` widens to (popsize, evals) exactly the leaves the members reach.
+    """
     p = policy.unflatten(flat_params)
     # First-layer weights and biases broadcast over the episode axis; the second layer
     # is one batched matmul (pop, evals, hidden) @ (pop, hidden, out).
     p = p._replace(w1=p.w1[:, None], b1=p.b1[:, None, :], b2=p.b2[:, None, :])
-    obs0, state0 = jax.vmap(env.reset)(keys)
-    # Every member starts from the same episodes (common random numbers).
-    state = jax.tree.map(lambda a: jnp.broadcast_to(a, (pop,) + a.shape), state0)
-    obs = jnp.broadcast_to(obs0, (pop,) + obs0.shape)
-    return p, state, obs
+    obs, state = jax.vmap(env.reset)(keys)
+    return p, fix_carry_shapes(episode_step(env, policy, p), start_carry(state, obs))

@@ -6,7 +6,7 @@ import pytest
 
 import envs
 from envs.policy import MLPPolicy
-from envs.rollout import population_returns, rollout
+from envs.rollout import population_carry, population_returns, rollout
 
 
 @pytest.mark.parametrize("name", envs.names())
@@ -86,3 +86,16 @@ def test_wrong_parameter_shape_is_a_clear_error():
     policy = MLPPolicy(obs_size=3, hidden=4, out_size=1, discrete=False)
     with pytest.raises(ValueError, match=r"num_params=21"):
         policy.unflatten(jnp.zeros(20))
+
+
+@pytest.mark.parametrize("name, alive_shape", [("Pendulum-v1", (5,)), ("CartPole-v1", (4, 5))])
+def test_carry_widens_only_what_the_population_reaches(name, alive_shape):
+    # Pendulum never terminates, so its alive mask and step counter do not depend on
+    # the members and stay per-episode; CartPole's termination depends on each member.
+    env = envs.make(name)
+    policy = MLPPolicy.for_env(env, 8)
+    flat = jax.random.normal(jax.random.key(0), (4, policy.num_params))
+    _, (state, obs, ret, alive) = population_carry(env, policy, flat, jax.random.split(jax.random.key(1), 5))
+    assert obs.shape == (4, 5, env.obs_size) and ret.shape == (4, 5) and alive.shape == alive_shape
+    assert state.t.shape == (5,)
+    assert all(leaf.shape == (4, 5) for field, leaf in state._asdict().items() if field != "t")
