@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bench.cases import Target
+from bench.cases import Target, _flops
 from bench.grid import Case
 
 PEER_STRATEGIES = {"cma_es": "CMA_ES", "openai_es": "Open_ES", "simple_ga": "SimpleGA"}
@@ -69,21 +69,22 @@ def evosax_target(case: Case, settings, sharding) -> Target:
         out = jax.nn.relu(obs @ w1 + b1) @ w2 + b2
         return jnp.argmax(out) if discrete else out
 
-    def episode(flat, key):
+    def start(key):
         key, k_reset = jax.random.split(key)
         obs, state = env.reset(k_reset, env_params)
+        return (obs, state, key, jnp.zeros(()), jnp.ones((), bool))
 
-        def body(carry, _):
-            obs, state, key, ret, alive = carry
-            key, k_step = jax.random.split(key)
-            obs, state, reward, terminated, truncated, _ = env.step(k_step, state, policy(flat, obs), env_params)
-            ret = ret + jnp.where(alive, reward, 0.0)
-            alive = alive & ~(terminated | truncated)
-            return (obs, state, key, ret, alive), None
+    def step(flat, carry):
+        obs, state, key, ret, alive = carry
+        key, k_step = jax.random.split(key)
+        obs, state, reward, terminated, truncated, _ = env.step(k_step, state, policy(flat, obs), env_params)
+        ret = ret + jnp.where(alive, reward, 0.0)
+        alive = alive & ~(terminated | truncated)
+        return (obs, state, key, ret, alive)
 
-        carry = (obs, state, key, jnp.zeros(()), jnp.ones((), bool))
-        (_, _, _, ret, _), _ = jax.lax.scan(body, carry, None, length=length, unroll=settings.unroll)
-        return ret
+    def episode(flat, key):
+        carry, _ = jax.lax.scan(lambda c, _: (step(flat, c), None), start(key), None, length=length, unroll=settings.unroll)
+        return carry[3]
 
     evaluate = jax.vmap(jax.vmap(episode, in_axes=(None, 0)), in_axes=(0, None))
 
@@ -112,12 +113,30 @@ def evosax_target(case: Case, settings, sharding) -> Target:
 
         return fresh_generation
 
+    step_cost = None
+
+    def flops_fn(compiled):
+        # as for esperf's rows (bench.cases): XLA costs the scan body once, so add the
+        # (length - unroll) steps it left out, one step of every episode of every member
+        nonlocal step_cost
+        total = _flops(compiled)
+        if total is None:
+            return None
+        if step_cost is None:
+            flat = jnp.zeros((case.popsize, num_params))
+            carries = jax.vmap(start)(jax.random.split(jax.random.key(0), case.evals))
+            one_step = jax.vmap(jax.vmap(step, in_axes=(None, 0)), in_axes=(0, None))
+            step_cost = _flops(jax.jit(one_step).lower(flat, carries).compile())
+        if step_cost is None:
+            return None
+        return total + max(0, length - settings.unroll) * step_cost
+
     return Target(
         make_fn=make_fn,
         args=(carry,),
         chain=True,
         env_steps=case.popsize * case.evals * length,
-        flops_fn=lambda compiled: None,
+        flops_fn=flops_fn,
         num_params=num_params,
         episode_length=length,
     )

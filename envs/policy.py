@@ -71,26 +71,35 @@ class MLPPolicy:
             [w1.ravel(), jnp.zeros(self.hidden, dtype), w2.ravel(), jnp.zeros(self.out_size, dtype)]
         )
 
-    def logits(self, params: MLPParams, obs: jax.Array) -> jax.Array:
-        """MLP output ``relu(obs @ w1 + b1) @ w2 + b2``; ``obs`` may carry leading batch dims.
+    def activations(self, params: MLPParams, obs: jax.Array) -> jax.Array:
+        """Hidden activations ``relu(obs @ w1 + b1)``; ``obs`` may carry leading batch dims.
 
-        The first layer is written as ``obs_size`` broadcast multiply-adds instead of a
-        matmul: its contraction is only 3-4 long, and as elementwise ops it fuses with
-        the bias and the ReLU into one pass over the hidden activations (a batched
-        matmul with K = 3 writes them once more; measured 1.3x slower at pop 1000 on
-        CPU). ``params.w1`` may carry extra unit axes to broadcast over episodes.
+        Written as ``obs_size`` broadcast multiply-adds instead of a matmul: the
+        contraction is only 3-4 long, and as elementwise ops it fuses with the bias and
+        the ReLU into one pass over the hidden activations (a batched matmul with K = 3
+        writes them once more; measured 1.3x slower at pop 1000 on CPU).
+        ``params.w1`` may carry extra unit axes to broadcast over episodes.
         """
         h = params.b1
         for i in range(self.obs_size):  # obs_size (3-4) terms, not a loop over data
             h = h + obs[..., i, None] * params.w1[..., i, :]
-        return jax.nn.relu(h) @ params.w2 + params.b2
+        return jax.nn.relu(h)
+
+    def logits(self, params: MLPParams, obs: jax.Array) -> jax.Array:
+        """MLP output ``relu(obs @ w1 + b1) @ w2 + b2``; ``obs`` may carry leading batch dims."""
+        return self.activations(params, obs) @ params.w2 + params.b2
 
     def action(self, params: MLPParams, obs: jax.Array) -> jax.Array:
         """The env action: the linear output (continuous) or the argmax of the logits (discrete)."""
-        out = self.logits(params, obs)
         if not self.discrete:
-            return out
+            return self.logits(params, obs)
         if self.out_size == 2:
-            # argmax of two logits without a gather/argmax: the first index wins ties, as argmax does.
-            return (out[..., 1] > out[..., 0]).astype(jnp.int32)
-        return jnp.argmax(out, axis=-1).astype(jnp.int32)
+            # argmax of two logits is [l1 > l0] = [relu(h) . (w2[:, 1] - w2[:, 0]) + (b2[1] - b2[0]) > 0]:
+            # one matrix-vector product instead of a product with two columns and a
+            # compare (measured 2.5x faster CartPole rollouts at pop 1000 on CPU). The
+            # first index wins exact ties, as argmax does; only a near-tie within
+            # float32 rounding of the logits can decide the other way.
+            dw = params.w2[..., 1:2] - params.w2[..., 0:1]
+            db = params.b2[..., 1] - params.b2[..., 0]
+            return ((self.activations(params, obs) @ dw)[..., 0] + db > 0).astype(jnp.int32)
+        return jnp.argmax(self.logits(params, obs), axis=-1).astype(jnp.int32)

@@ -2,11 +2,17 @@
 
 ESPERF_FAULT=fail-pop16   -> cases with popsize 16 raise while building their target
 ESPERF_FAULT=recompile    -> every runtime round also compiles a fresh function
+ESPERF_FAULT=no-peers     -> evosax and gymnax cannot be imported (as without the peers extra)
 """
 import os
+import sys
 
 import jax
 import jax.numpy as jnp
+
+if os.environ.get("ESPERF_FAULT") == "no-peers":
+    # None in sys.modules makes `import evosax` raise ImportError, installed or not
+    sys.modules["evosax"] = sys.modules["evosax.algorithms"] = sys.modules["gymnax"] = None
 
 
 def pytest_configure(config):

@@ -137,6 +137,13 @@ def test_forced_recompilation_fails_the_case_and_is_listed(tmp_path):
     assert failed["extra_info"]["phase"] == "runtime" and "compilation event" in failed["error"]
 
 
+def test_evosax_rows_without_the_peers_extra_are_a_usage_error(tmp_path):
+    proc, data = run_bench(tmp_path, *TINY, "--es-impls", "esperf,evosax", fault="no-peers")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "'evosax'" in proc.stderr and 'pip install -e ".[peers]"' in proc.stderr
+    assert "Traceback" not in proc.stderr and data is None
+
+
 def test_failed_case_is_recorded_and_the_others_are_still_written(tmp_path):
     args = [a if a != "8" else "8,16" for a in TINY]
     proc, data = run_bench(tmp_path, *args, "--es-devices", "cpu:0", "--es-phases", "runtime", fault="fail-pop16")

@@ -47,6 +47,24 @@ def test_discrete_action_is_argmax_with_first_index_on_ties():
         assert expected == int(jnp.argmax(logits))
 
 
+
+@pytest.mark.parametrize("out_size", [2, 3])
+def test_discrete_action_equals_argmax_of_logits(out_size):
+    # Two logits take a shortcut (the sign of their difference); it must pick what
+    # argmax picks wherever the logits are not a float32 near-tie.
+    policy = MLPPolicy(obs_size=4, hidden=32, out_size=out_size, discrete=True)
+    k1, k2 = jax.random.split(jax.random.key(0))
+    params = policy.unflatten(jax.random.normal(k1, (64, policy.num_params)))
+    params = params._replace(w1=params.w1[:, None], b1=params.b1[:, None, :], b2=params.b2[:, None, :])
+    obs = 2.0 * jax.random.normal(k2, (64, 100, 4))
+    action = np.asarray(policy.action(params, obs))
+    logits = np.asarray(policy.logits(params, obs))
+    assert action.shape == (64, 100) and action.dtype == np.int32
+    top2 = np.sort(logits, axis=-1)[..., -2:]
+    clear = (top2[..., 1] - top2[..., 0]) > 1e-4 * (1 + np.abs(top2[..., 1]))
+    assert clear.mean() > 0.99
+    np.testing.assert_array_equal(action[clear], np.argmax(logits, axis=-1)[clear])
+
 def test_cartpole_return_stops_at_termination_and_counts_the_terminating_step():
     env = envs.make("CartPole-v1")
     policy = MLPPolicy.for_env(env, hidden=2)
