@@ -83,8 +83,11 @@ def evosax_target(case: Case, settings, sharding) -> Target:
         return (obs, state, key, ret, alive)
 
     def episode(flat, key):
-        carry, _ = jax.lax.scan(lambda c, _: (step(flat, c), None), start(key), None, length=length, unroll=settings.unroll)
-        return carry[3]
+        def body(carry, _):
+            return step(flat, carry), None
+
+        (_, _, _, ret, _), _ = jax.lax.scan(body, start(key), None, length=length, unroll=settings.unroll)
+        return ret
 
     evaluate = jax.vmap(jax.vmap(episode, in_axes=(None, 0)), in_axes=(0, None))
 

@@ -59,7 +59,8 @@ class CartPole:
         return self.obs(state), state
 
     def obs(self, state: CartPoleState) -> jax.Array:
-        return jnp.stack(jnp.broadcast_arrays(state.x, state.x_dot, state.theta, state.theta_dot), axis=-1).astype(jnp.float32)
+        fields = jnp.broadcast_arrays(state.x, state.x_dot, state.theta, state.theta_dot)
+        return jnp.stack(fields, axis=-1).astype(jnp.float32)
 
     def step(self, state: CartPoleState, action: jax.Array):
         """One step; returns (obs, state, reward, terminated, truncated)."""

@@ -3,8 +3,8 @@
 ``rollout`` is the definition: one policy, one episode. ``population_returns`` is the
 same computation for a whole population on shared episodes, written directly on
 batched arrays -- the envs' ``step`` is elementwise, so state fields of shape
-(popsize, evals) step at once (``fix_carry_shapes``), and the policy is a batched matrix product over all
-episodes of all members. A test proves it equals ``vmap(vmap(rollout))``.
+(popsize, evals) step at once (``fix_carry_shapes``), and the policy is a batched
+matrix product over all episodes of all members. A test proves it equals ``vmap(vmap(rollout))``.
 
 An episode's return sums rewards up to and including the step that terminates or
 truncates it; the scan still runs all ``length`` steps (fixed shapes, no early exit),
