@@ -60,6 +60,30 @@ def _flops(compiled) -> float | None:
     return float(flops) if flops is not None and flops >= 0 else None
 
 
+def scan_flops_fn(length: int, unroll: int, scan_step) -> Callable[[object], float | None]:
+    """A ``flops_fn`` for a program whose episodes are one ``lax.scan`` of ``length`` steps.
+
+    XLA's cost analysis counts a while loop's body once, whatever its trip count: the
+    returned function adds the (length - unroll) scanned steps it left out, each costed
+    on its own. ``scan_step()`` gives (fn, args): one step of every episode of every
+    member, with its carry as an argument; it is compiled once, on first use.
+    """
+    step_cost = []
+
+    def flops_fn(compiled):
+        total = _flops(compiled)
+        if total is None:
+            return None
+        if not step_cost:
+            fn, args = scan_step()
+            step_cost.append(_flops(jax.jit(fn).lower(*args).compile()))
+        if step_cost[0] is None:
+            return None
+        return total + max(0, length - unroll) * step_cost[0]
+
+    return flops_fn
+
+
 def esperf_target(case: Case, settings: Settings, sharding) -> Target:
     """The esperf workload for ``case`` with device-resident inputs."""
     from bench.workload import Workload
@@ -74,21 +98,10 @@ def esperf_target(case: Case, settings: Settings, sharding) -> Target:
         unroll=settings.unroll,
     )
     state = jax.jit(wl.init, out_shardings=sharding)(jax.random.key(settings.seed))
-    step_cost = None
-
-    def flops_fn(compiled):
-        # XLA's cost analysis counts a while loop's body once, whatever its trip count:
-        # add the (length - unroll) scanned steps it left out, each costed on its own.
-        nonlocal step_cost
-        total = _flops(compiled)
-        if total is None or case.part in ("ask", "tell"):
-            return total
-        if step_cost is None:
-            fn, args = wl.scan_step_fn()
-            step_cost = _flops(jax.jit(fn).lower(*args).compile())
-        if step_cost is None:
-            return None
-        return total + max(0, wl.episode_length - settings.unroll) * step_cost
+    if case.part in ("ask", "tell"):
+        flops_fn = _flops  # no scan inside
+    else:
+        flops_fn = scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn)
 
     if case.part == "generation":
         make_fn, args, chain = wl.generation_fn, (state,), True

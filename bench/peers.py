@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bench.cases import Target, _flops
+from bench.cases import Target, scan_flops_fn
 from bench.grid import Case
 
 PEER_STRATEGIES = {"cma_es": "CMA_ES", "openai_es": "Open_ES", "simple_ga": "SimpleGA"}
@@ -116,30 +116,18 @@ def evosax_target(case: Case, settings, sharding) -> Target:
 
         return fresh_generation
 
-    step_cost = None
-
-    def flops_fn(compiled):
-        # as for esperf's rows (bench.cases): XLA costs the scan body once, so add the
-        # (length - unroll) steps it left out, one step of every episode of every member
-        nonlocal step_cost
-        total = _flops(compiled)
-        if total is None:
-            return None
-        if step_cost is None:
-            flat = jnp.zeros((case.popsize, num_params))
-            carries = jax.vmap(start)(jax.random.split(jax.random.key(0), case.evals))
-            one_step = jax.vmap(jax.vmap(step, in_axes=(None, 0)), in_axes=(0, None))
-            step_cost = _flops(jax.jit(one_step).lower(flat, carries).compile())
-        if step_cost is None:
-            return None
-        return total + max(0, length - settings.unroll) * step_cost
+    def scan_step():
+        # one step of every episode of every member, costed like esperf's (bench.cases)
+        flat = jnp.zeros((case.popsize, num_params))
+        carries = jax.vmap(start)(jax.random.split(jax.random.key(0), case.evals))
+        return jax.vmap(jax.vmap(step, in_axes=(None, 0)), in_axes=(0, None)), (flat, carries)
 
     return Target(
         make_fn=make_fn,
         args=(carry,),
         chain=True,
         env_steps=case.popsize * case.evals * length,
-        flops_fn=flops_fn,
+        flops_fn=scan_flops_fn(length, settings.unroll, scan_step),
         num_params=num_params,
         episode_length=length,
     )

@@ -4,7 +4,8 @@
 same computation for a whole population on shared episodes, written directly on
 batched arrays -- the envs' ``step`` is elementwise, so state fields of shape
 (popsize, evals) step at once (``fix_carry_shapes``), and the policy is a batched
-matrix product over all episodes of all members. A test proves it equals ``vmap(vmap(rollout))``.
+matrix product over all episodes of all members. A test proves it equals
+``vmap(vmap(rollout))``.
 
 An episode's return sums rewards up to and including the step that terminates or
 truncates it; the scan still runs all ``length`` steps (fixed shapes, no early exit),
@@ -68,9 +69,9 @@ def fix_carry_shapes(step, carry):
 
 
 def _scan_returns(env, policy: MLPPolicy, params, carry, length: int, unroll: int) -> jax.Array:
-    """Scan ``length`` steps from ``carry`` and return the summed rewards."""
+    """Scan ``length`` steps from ``carry`` (shapes the step keeps) and return the summed rewards."""
     step = episode_step(env, policy, params)
-    (_, _, ret, _), _ = jax.lax.scan(step, fix_carry_shapes(step, carry), None, length=length, unroll=unroll)
+    (_, _, ret, _), _ = jax.lax.scan(step, carry, None, length=length, unroll=unroll)
     return ret
 
 

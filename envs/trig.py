@@ -3,7 +3,8 @@
 XLA:CPU lowers ``jnp.sin``/``jnp.cos`` to one scalar libm call per element: in the
 Pendulum rollout they took a fifth of the CPU samples (perf) and kept the step from
 fusing into vector code (measured: the batched rollout at pop 1000 went from 208 to
-115 ms with this ``sincos``). This is Cephes' ``sinf``/``cosf`` (S. L. Moshier, Cephes Math Library):
+115 ms with this ``sincos``). This is Cephes' ``sinf``/``cosf`` (S. L. Moshier,
+Cephes Math Library):
 
     k = round(x * 2/pi)                         (the quadrant)
     r = x - k * pi/2                            (Cody-Waite: pi/2 in three parts, exact products)

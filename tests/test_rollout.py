@@ -47,7 +47,6 @@ def test_discrete_action_is_argmax_with_first_index_on_ties():
         assert expected == int(jnp.argmax(logits))
 
 
-
 @pytest.mark.parametrize("out_size", [2, 3])
 def test_discrete_action_equals_argmax_of_logits(out_size):
     # Two logits take a shortcut (the sign of their difference); it must pick what
@@ -64,6 +63,7 @@ def test_discrete_action_equals_argmax_of_logits(out_size):
     clear = (top2[..., 1] - top2[..., 0]) > 1e-4 * (1 + np.abs(top2[..., 1]))
     assert clear.mean() > 0.99
     np.testing.assert_array_equal(action[clear], np.argmax(logits, axis=-1)[clear])
+
 
 def test_cartpole_return_stops_at_termination_and_counts_the_terminating_step():
     env = envs.make("CartPole-v1")
