@@ -1,9 +1,9 @@
-"""Run one benchmark case with pytest-benchmark and describe it for the JSON.
+"""Measure one benchmark case: build its target on its devices, then time cold compiles or runtime rounds.
 
-``run_case`` is what ``bench/test_generation.py`` calls: it builds the workload's
-function for the case (a whole generation or one breakdown part), places it on the
-requested device, and times either cold compiles or guarded runtime rounds through
-:mod:`bench.timing`.
+The functions here run wherever the case runs: in a fresh worker process
+(:mod:`bench.worker`, ``--es-isolate process``) or in the pytest process
+(``--es-isolate none``). They return plain, JSON-able results; the pytest plugin
+(``bench/conftest.py``) records them. All timing goes through :mod:`bench.timing`.
 """
 from __future__ import annotations
 
@@ -15,76 +15,49 @@ import jax
 
 from bench import timing
 from bench.grid import Case
-from bench.machine import memory_in_use
+from bench.target import Settings, Target, scan_flops_fn, xla_flops
 
-
-@dataclass(frozen=True)
-class Settings:
-    """Run-wide settings from the command line."""
-
-    compile_rounds: int = 3
-    runtime_rounds: int | None = None  # None: fill max_time, at least min_runtime_rounds
-    min_runtime_rounds: int = 20
-    max_time: float = 1.0
-    unroll: int = 1
-    peak_flops: dict | None = None
-    seed: int = 0
-
-
-@dataclass
-class Target:
-    """A function to time: ``make_fn()`` builds a fresh copy; ``chain`` feeds output[0] back."""
-
-    make_fn: Callable[[], Callable]
-    args: tuple
-    chain: bool
-    env_steps: int | None
-    flops_fn: Callable[[object], float | None]
-    num_params: int
-    episode_length: int
+__all__ = ["CaseFailed", "Settings", "Target", "make_target", "measure_compile_round", "measure_runtime"]
 
 
 class CaseFailed(RuntimeError):
     """The case could not produce an honest figure."""
 
 
-def _flops(compiled) -> float | None:
-    """FLOPs XLA's cost analysis counts for one execution (None where unsupported)."""
-    try:
-        cost = compiled.cost_analysis()
-    except Exception:  # noqa: BLE001 -- some backends do not implement it
-        return None
-    if isinstance(cost, (list, tuple)):  # older jax returns one dict per computation
-        cost = cost[0] if cost else None
-    flops = (cost or {}).get("flops")
-    return float(flops) if flops is not None and flops >= 0 else None
+def jax_devices(ids) -> list:
+    """The jax devices named ``platform:id``; CaseFailed for one this process cannot see."""
+    found = {}
+    for platform in {i.split(":", 1)[0] for i in ids}:
+        try:
+            found.update({f"{platform}:{d.id}": d for d in jax.devices(platform)})
+        except RuntimeError:
+            pass
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise CaseFailed(f"device(s) {', '.join(missing)} not visible in this process (visible: {', '.join(found)})")
+    return [found[i] for i in ids]
 
 
-def scan_flops_fn(length: int, unroll: int, scan_step) -> Callable[[object], float | None]:
-    """A ``flops_fn`` for a program whose episodes are one ``lax.scan`` of ``length`` steps.
+@dataclass(frozen=True)
+class Placement:
+    """Where a case's arrays live: ``state`` for the carried state, ``out`` for the outputs."""
 
-    XLA's cost analysis counts a while loop's body once, whatever its trip count: the
-    returned function adds the (length - unroll) scanned steps it left out, each costed
-    on its own. ``scan_step()`` gives (fn, args): one step of every episode of every
-    member, with its carry as an argument; it is compiled once, on first use.
-    """
-    step_cost = []
+    devices: tuple
+    state: object
+    out: object
 
-    def flops_fn(compiled):
-        total = _flops(compiled)
-        if total is None:
-            return None
-        if not step_cost:
-            fn, args = scan_step()
-            step_cost.append(_flops(jax.jit(fn).lower(*args).compile()))
-        if step_cost[0] is None:
-            return None
-        return total + max(0, length - unroll) * step_cost[0]
+    @classmethod
+    def on(cls, devices) -> "Placement":
+        if len(devices) == 1:
+            one = jax.sharding.SingleDeviceSharding(devices[0])
+            return cls(tuple(devices), one, one)
+        from bench import sharding
 
-    return flops_fn
+        mesh = sharding.pop_mesh(list(devices))
+        return cls(tuple(devices), *sharding.generation_shardings(mesh))
 
 
-def esperf_target(case: Case, settings: Settings, sharding) -> Target:
+def esperf_target(case: Case, settings: Settings, placement: Placement) -> Target:
     """The esperf workload for ``case`` with device-resident inputs."""
     from bench.workload import Workload
 
@@ -97,108 +70,68 @@ def esperf_target(case: Case, settings: Settings, sharding) -> Target:
         episode_length=case.episode_length,
         unroll=settings.unroll,
     )
-    state = jax.jit(wl.init, out_shardings=sharding)(jax.random.key(settings.seed))
+    state = jax.jit(wl.init, out_shardings=placement.state)(jax.random.key(settings.seed))
     if case.part in ("ask", "tell"):
-        flops_fn = _flops  # no scan inside
+        flops_fn = xla_flops  # no scan inside
     else:
         flops_fn = scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn)
-
-    if case.part == "generation":
-        make_fn, args, chain = wl.generation_fn, (state,), True
-    else:
-        parts = wl.part_args(state)
-        args = jax.device_put(parts[case.part], sharding)
-        make_fn, chain = (lambda: wl.part_fns()[case.part]), False
     env_steps = wl.env_steps if case.part in ("generation", "eval") else None
-    return Target(make_fn, args, chain, env_steps, flops_fn, wl.num_params, wl.episode_length)
+    common = dict(env_steps=env_steps, flops_fn=flops_fn, num_params=wl.num_params, episode_length=wl.episode_length)
+    if case.part == "generation":
+        if len(placement.devices) > 1:
+            from bench import sharding
+
+            mesh = sharding.pop_mesh(list(placement.devices))
+            make_fn = lambda: wl.generation_fn(mesh=mesh)  # noqa: E731
+        else:
+            make_fn = wl.generation_fn
+        return Target(make_fn, (state,), True, in_shardings=placement.state, out_shardings=placement.out, **common)
+    if len(placement.devices) > 1:
+        raise ValueError(f"the {case.part!r} breakdown part runs on one device, not on {case.device}")
+    args = jax.device_put(wl.part_args(state)[case.part], placement.state)
+    return Target(lambda: wl.part_fns()[case.part], args, False, in_shardings=placement.state,
+                  out_shardings=placement.state, **common)
 
 
-def make_target(case: Case, settings: Settings, sharding) -> Target:
+def make_target(case: Case, settings: Settings, placement: Placement) -> Target:
     if case.impl == "esperf":
-        return esperf_target(case, settings, sharding)
+        return esperf_target(case, settings, placement)
     from bench import peers
 
-    return peers.evosax_target(case, settings, sharding)
+    if len(placement.devices) > 1:
+        raise ValueError(f"the evosax peer runs on one device, not on {case.device}")
+    return peers.evosax_target(case, settings, placement.state)
 
 
-def _check_placement(out, device) -> None:
-    """Every output array must live on the device under test, and only there."""
-    for leaf in jax.tree.leaves(out):
-        devices = leaf.sharding.device_set if hasattr(leaf, "sharding") else set()
-        if devices != {device}:
-            raise CaseFailed(f"output on {sorted(map(str, devices))}, expected only {device}")
-
-
-def run_case(benchmark, case: Case, device, settings: Settings) -> dict:
-    """Time ``case`` on ``device`` with ``benchmark`` (pedantic mode); return its extra_info."""
-    timing.disable_persistent_cache()
-    sharding = jax.sharding.SingleDeviceSharding(device)
-    target = make_target(case, settings, sharding)
-    info = {
+def target_info(case: Case, target: Target, devices) -> dict:
+    """The case's identity and the facts of its target, as ``extra_info`` names them."""
+    return {
         **case.fields(),
         "episode_length": target.episode_length,
         "num_params": target.num_params,
-        "device_kind": device.device_kind,
-        "platform": device.platform,
+        "device_kind": devices[0].device_kind,
+        "platform": devices[0].platform,
         "env_steps": target.env_steps,
-        "unroll": settings.unroll,
-    }
-    if case.phase == "compile":
-        info.update(_time_compile(benchmark, target, sharding, settings))
-    else:
-        info.update(_time_runtime(benchmark, target, sharding, device, settings))
-    # --benchmark-disable runs each target once and keeps no statistics.
-    median = benchmark.stats.stats.median if getattr(benchmark, "stats", None) else 0.0
-    # env steps per second of executing the generation: meaningless for a compile figure.
-    rate = case.phase == "runtime" and target.env_steps and median > 0
-    info["env_steps_per_s"] = target.env_steps / median if rate else None
-    if case.phase == "runtime" and info.get("flops") is not None and median > 0:
-        info["flops_per_s"] = info["flops"] / median
-        peak = (settings.peak_flops or {}).get(device.device_kind) or (settings.peak_flops or {}).get(
-            device.platform
-        )
-        info["peak_flops"] = peak
-        info["pct_of_peak"] = 100.0 * info["flops_per_s"] / peak if peak else None
-    benchmark.extra_info.update(info)
-    return info
-
-
-def _time_compile(benchmark, target: Target, sharding, settings: Settings) -> dict:
-    """``compile_rounds`` cold compiles; the timed value is trace + lower + compile."""
-    rounds: list[timing.CompileStages] = []
-    backend_compiles: list[int] = []
-
-    def setup():
-        jax.clear_caches()  # not timed: each round starts cold
-        return (target.make_fn(),), {}
-
-    def one_round(fn):
-        with timing.CompileCounter() as counter:
-            rounds.append(timing.compile_stages(fn, target.args, sharding))
-        backend_compiles.append(
-            sum(1 for e, _ in counter.events if e == timing.BACKEND_COMPILE_EVENT)
-        )
-
-    benchmark.pedantic(one_round, setup=setup, rounds=settings.compile_rounds, iterations=1, warmup_rounds=0)
-    if any(n == 0 for n in backend_compiles):
-        raise CaseFailed(f"a compile round ran no backend compile ({backend_compiles}): it hit a cache")
-    return {
-        "trace_s": [r.trace_s for r in rounds],
-        "lower_s": [r.lower_s for r in rounds],
-        "compile_s": [r.compile_s for r in rounds],
-        "backend_compiles": backend_compiles,
-        **_memory_analysis(rounds[-1].compiled),
     }
 
 
-def _memory_analysis(compiled) -> dict:
-    """Bytes XLA plans for the executable: arguments, outputs and temporaries."""
+def _check_placement(out, devices) -> None:
+    """Every output array must live on the devices under test, and only there."""
+    expected = set(devices)
+    for leaf in jax.tree.leaves(out):
+        found = leaf.sharding.device_set if hasattr(leaf, "sharding") else set()
+        if found != expected:
+            raise CaseFailed(f"output on {sorted(map(str, found))}, expected only {sorted(map(str, expected))}")
+
+
+def memory_analysis(compiled) -> dict:
+    """Bytes XLA plans for the executable (arguments, outputs, temporaries), or why there are none."""
     try:
         m = compiled.memory_analysis()
-    except Exception:  # noqa: BLE001
-        m = None
+    except Exception as err:  # noqa: BLE001 -- some backends do not implement it; record why
+        return {"xla_memory_error": f"memory_analysis() raised {type(err).__name__}: {err}"[:300]}
     if m is None:
-        return {}
+        return {"xla_memory_error": "memory_analysis() returned None on this backend"}
     return {
         "xla_argument_bytes": int(m.argument_size_in_bytes),
         "xla_output_bytes": int(m.output_size_in_bytes),
@@ -206,35 +139,85 @@ def _memory_analysis(compiled) -> dict:
     }
 
 
-def _time_runtime(benchmark, target: Target, sharding, device, settings: Settings) -> dict:
-    """Compile, warm up, then time guarded rounds that only execute."""
-    stages = timing.compile_stages(target.make_fn(), target.args, sharding)
+def build(case: Case, settings: Settings):
+    """(target, devices, info) for ``case`` in this process (compiles the state's init, untimed)."""
+    devices = jax_devices(case.devices)
+    target = make_target(case, settings, Placement.on(devices))
+    return target, devices, target_info(case, target, devices)
+
+
+def measure_compile_round(case: Case, settings: Settings, built=None) -> dict:
+    """One cold compile of the case: stage times, jax's compile events, XLA's planned memory.
+
+    The round starts from ``jax.clear_caches()`` and a fresh function; ``events`` counts
+    the traces, lowerings and backend compiles jax itself reported during it.
+    """
+    target, devices, info = built or build(case, settings)
+    stages, events = timing.cold_compile(target.make_fn, target.args, target.in_shardings, target.out_shardings)
+    return {
+        "info": info,
+        "trace_s": stages.trace_s,
+        "lower_s": stages.lower_s,
+        "compile_s": stages.compile_s,
+        "total_s": stages.total_s,
+        "events": events,
+        **memory_analysis(stages.compiled),
+    }
+
+
+def measure_runtime(
+    case: Case,
+    settings: Settings,
+    before_round: Callable[[], object] | None = None,
+    agree_rounds: Callable[[int], int] | None = None,
+) -> tuple[list[float], dict]:
+    """Compile and warm up the case, then time guarded rounds that only execute.
+
+    Returns (seconds per round, extra_info). Every round blocks until ready and, for a
+    whole generation, carries the state to the next; a ``jax.monitoring`` listener fails
+    the case if anything is traced or compiled during the rounds. ``before_round`` runs
+    untimed before each round; ``agree_rounds(n)`` turns this process's round count into
+    the one every process uses (multi-process runs).
+    """
+    target, devices, info = build(case, settings)
+    stages = timing.compile_stages(target.make_fn(), target.args, target.in_shardings, target.out_shardings)
     compiled = stages.compiled
     if target.chain:
         runner = timing.ChainedRunner(compiled, target.args[0])
     else:
         runner = timing.RepeatRunner(compiled, target.args)
     # Warm-up: first executions pay one-off allocation and thunk set-up costs.
-    import time
+    runner()
+    (per_round,) = timing.time_rounds(runner, 1, before_round)
+    rounds = settings.runtime_rounds or timing.rounds_for(per_round, settings.max_time, settings.min_runtime_rounds)
+    if agree_rounds is not None:
+        rounds = agree_rounds(rounds)
+    samples, events = timing.guarded_rounds(lambda: timing.time_rounds(runner, rounds, before_round))
+    _check_placement(runner.last, devices)
+    flops, flops_error = target.flops_fn(compiled)
+    info.update(
+        compile_events=events,
+        first_compile_s=stages.total_s,
+        flops=flops if flops is None or math.isfinite(flops) else None,
+        **({"flops_error": flops_error} if flops_error else {}),
+        **memory_analysis(compiled),
+    )
+    return samples, info
 
-    runner()
-    t0 = time.perf_counter()
-    runner()
-    per_round = time.perf_counter() - t0
-    rounds = settings.runtime_rounds or timing.rounds_for(
-        per_round, settings.max_time, settings.min_runtime_rounds
-    )
-    _, events = timing.guarded_rounds(
-        lambda: benchmark.pedantic(runner, rounds=rounds, iterations=1, warmup_rounds=0)
-    )
-    _check_placement(runner.last, device)
-    peak, source = memory_in_use(device)
-    flops = target.flops_fn(compiled)
-    return {
-        "compile_events": events,
-        "first_compile_s": stages.total_s,
-        "peak_memory_bytes": peak,
-        "memory_source": source,
-        "flops": flops if flops is None or math.isfinite(flops) else None,
-        **_memory_analysis(compiled),
-    }
+
+def rates(info: dict, median: float, settings: Settings) -> dict:
+    """Throughput figures of a runtime case from its median seconds per round."""
+    out = {"env_steps_per_s": None}
+    if info["phase"] != "runtime" or not median > 0:
+        return out  # env steps per second of a compile figure would mean nothing
+    if info.get("env_steps"):
+        out["env_steps_per_s"] = info["env_steps"] / median
+    if info.get("flops") is not None:
+        out["flops_per_s"] = info["flops"] / median
+        peaks = settings.peak_flops or {}
+        peak = peaks.get(info.get("device_kind")) or peaks.get(info.get("platform"))
+        if peak and info.get("num_devices", 1) > 1:
+            peak *= info["num_devices"]  # a sharded case can use every device's peak
+        out["peak_flops"] = peak
+        out["pct_of_peak"] = 100.0 * out["flops_per_s"] / peak if peak else None
+    return out

@@ -1,50 +1,136 @@
-"""pytest-benchmark plugin of ``pytest bench``: the grid, machine info, failures in the JSON.
+"""pytest-benchmark plugin of ``pytest bench``: the grid, isolation, machine info, the JSON.
 
 Options (``--es-*``) are registered by the root ``conftest.py`` from
 :mod:`bench.options`; this file validates them (a bad value is a usage error, exit 4),
-parametrizes ``test_generation`` over the grid, adds esperf's
-machine information, and lists failed cases under ``esperf.failed`` in the JSON.
+parametrizes ``test_generation`` over the grid, runs each case (in fresh worker
+processes by default, :mod:`bench.isolation`), and writes the results:
+
+* every finished case, passed or failed, is appended to ``PATH.partial`` (JSON Lines,
+  flushed) beside ``--benchmark-json=PATH`` as soon as it ends;
+* at the end ``PATH`` is written atomically (a temporary file in the same folder, then
+  a rename) with pytest-benchmark's format, esperf's machine information and the failed
+  cases under ``esperf.failed``; then ``PATH.partial`` is removed. An interrupted run
+  (Ctrl-C, SIGTERM) keeps ``PATH.partial``; ``--es-resume`` runs only the cases it lacks.
+
+The pytest process itself never starts an accelerator backend in ``--es-isolate
+process`` mode: a short-lived worker lists the devices.
 """
 from __future__ import annotations
 
 import json
+import os
+import signal
+import statistics
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
-from bench.grid import build_cases, parse_peak_flops, visible_devices
-from bench.machine import SCHEMA_VERSION
+from bench.grid import build_cases, parse_peak_flops
+from bench.validate import positive_int
+from reports.schema import SCHEMA_VERSION
 
-_CASES = pytest.StashKey[list]()
-_DEVICES = pytest.StashKey[dict]()
-_FAILED = pytest.StashKey[list]()
-_SETTINGS = pytest.StashKey[object]()
-_BLAS = pytest.StashKey[list]()
+ISOLATION = ("process", "none")
+DEFAULT_CASE_TIMEOUT_S = 3600.0
+
+_STATE = pytest.StashKey[dict]()
 
 
-def _int_option(config, name: str, flag: str, minimum: int):
-    raw = config.getoption(name)
-    if raw is None:
+def _usage(err: Exception):
+    return pytest.UsageError(str(err))
+
+
+def _discover(isolation: str, timeout: float) -> tuple[dict, dict]:
+    """({device id: device description}, jax part of machine_info), without a backend here in process mode."""
+    if isolation == "process":
+        from bench.isolation import WorkerFailed, run_worker
+
+        try:
+            jax_part = run_worker({"mode": "devices"}, timeout)["jax"]
+        except WorkerFailed as err:
+            raise pytest.UsageError(f"could not list the devices in a worker process: {err}") from None
+    else:
+        from bench.grid import visible_devices
+        from bench.machine import jax_info
+
+        jax_part = jax_info(list(visible_devices().values()))
+    return {d["id"]: d for d in jax_part["devices"]}, jax_part
+
+
+def _json_path(config) -> Path | None:
+    """Take ``--benchmark-json`` over from pytest-benchmark: esperf writes the file itself.
+
+    pytest-benchmark 4 opens the path as a file at parse time, 5 keeps a ``Path``; both
+    write it only when a benchmark succeeded and not atomically.
+    """
+    target = config.getoption("benchmark_json")
+    if target is None:
         return None
+    if isinstance(target, (str, os.PathLike)):
+        path = Path(target)
+    else:  # an open file (pytest-benchmark 4)
+        path = Path(target.name)
+        target.close()
+    config.option.benchmark_json = None  # read by pytest-benchmark's session when it is made
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is not None:
+        bs.json = None
+    return path.absolute()
+
+
+def _read_partial(path: Path) -> list[dict]:
+    """The finished cases of an earlier run (a torn last line from a kill is ignored)."""
+    records = []
     try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        value = None
-    if value is None or value < minimum:
-        raise pytest.UsageError(f"{flag}: {raw!r} is not allowed; give an int >= {minimum}")
-    return value
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("name"):
+            records.append(rec)
+    return records
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config):
-    from bench.cases import Settings
-    from bench.timing import disable_persistent_cache, limit_blas_threads
+    from bench.target import Settings
 
-    disable_persistent_cache()
+    getoption = config.getoption
     try:
-        devices = visible_devices()
-        cases = build_cases(config.getoption, devices)
-        peak = parse_peak_flops(config.getoption("es_peak_flops"))
+        isolation = getoption("es_isolate")
+        if isolation not in ISOLATION:
+            raise ValueError(f"--es-isolate: unknown value {isolation!r}; choose from {', '.join(ISOLATION)}")
+        case_timeout = float(getoption("es_case_timeout"))
+        if not case_timeout > 0:
+            raise ValueError(f"--es-case-timeout: {getoption('es_case_timeout')!r} is not allowed; give seconds > 0")
+        settings = Settings(
+            compile_rounds=positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
+            runtime_rounds=None if getoption("es_runtime_rounds") is None
+            else positive_int("--es-runtime-rounds", getoption("es_runtime_rounds")),
+            min_runtime_rounds=max(20, getoption("benchmark_min_rounds") or 0),
+            max_time=float(getoption("benchmark_max_time") or 1.0),
+            unroll=positive_int("--es-unroll", getoption("es_unroll")),
+            peak_flops=parse_peak_flops(getoption("es_peak_flops")),
+            blas_threads=positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
+        )
     except ValueError as err:
-        raise pytest.UsageError(str(err)) from None
+        raise _usage(err) from None
+    json_path = _json_path(config)
+    if getoption("es_resume") and json_path is None:
+        raise pytest.UsageError("--es-resume needs --benchmark-json=PATH (it resumes from PATH.partial)")
+    devices, jax_part = _discover(isolation, case_timeout)
+    try:
+        cases = build_cases(getoption, devices)
+    except ValueError as err:
+        raise _usage(err) from None
     if any(c.impl == "evosax" for c in cases):
         from bench.peers import peers_available
 
@@ -53,87 +139,253 @@ def pytest_configure(config):
                 "--es-impls: 'evosax' needs the optional peers (evosax, gymnax); "
                 'install them with pip install -e ".[peers]" or use --es-impls esperf'
             )
-    settings = Settings(
-        compile_rounds=_int_option(config, "es_compile_rounds", "--es-compile-rounds", 3),
-        runtime_rounds=_int_option(config, "es_runtime_rounds", "--es-runtime-rounds", 1),
-        min_runtime_rounds=max(20, config.getoption("benchmark_min_rounds") or 0),
-        max_time=float(config.getoption("benchmark_max_time") or 1.0),
-        unroll=_int_option(config, "es_unroll", "--es-unroll", 1),
-        peak_flops=peak,
-    )
-    blas = _int_option(config, "es_blas_threads", "--es-blas-threads", 0)
-    config.stash[_BLAS] = limit_blas_threads(blas or None)
-    config.stash[_CASES] = cases
-    config.stash[_DEVICES] = devices
-    config.stash[_FAILED] = []
-    config.stash[_SETTINGS] = settings
+    blas = None
+    if isolation == "none":
+        from bench.timing import disable_persistent_cache, limit_blas_threads
+
+        disable_persistent_cache()
+        blas = limit_blas_threads(settings.blas_threads)
+    partial = Path(f"{json_path}.partial") if json_path else None
+    earlier = []
+    if partial is not None:
+        if getoption("es_resume"):
+            names = {f"test_generation[{c.id}]" for c in cases}
+            earlier = [r for r in _read_partial(partial) if r["name"] in names]
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        # a fresh run starts a fresh record; a resumed one keeps what it resumes from
+        with open(partial, "w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in earlier)
+    config.stash[_STATE] = {
+        "cases": cases, "devices": devices, "jax": jax_part, "settings": settings, "isolation": isolation,
+        "timeout": case_timeout, "blas": blas, "json": json_path, "partial": partial, "earlier": earlier,
+        "failed": [r["failed"] for r in earlier if r.get("status") == "failed"],
+        "old_sigterm": signal.signal(signal.SIGTERM, _raise_interrupt),
+    }
+
+
+def pytest_unconfigure(config):
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        signal.signal(signal.SIGTERM, state["old_sigterm"] or signal.SIG_DFL)
 
 
 def pytest_generate_tests(metafunc):
     if "es_case" not in metafunc.fixturenames:
         return
-    cases = metafunc.config.stash[_CASES]
+    cases = metafunc.config.stash[_STATE]["cases"]
     metafunc.parametrize("es_case", cases, ids=[c.id for c in cases])
+
+
+def pytest_collection_modifyitems(session, config, items):
+    state = config.stash.get(_STATE, None)
+    if not state or not state["earlier"]:
+        return
+    done = {r["name"] for r in state["earlier"]}
+    keep = [i for i in items if i.name not in done]
+    skipped = [i for i in items if i.name in done]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = keep
+
+
+def _record(benchmark, samples: list[float]) -> None:
+    """Give pytest-benchmark the rounds measured elsewhere (a worker, or bench.timing here).
+
+    pytest-benchmark times only what it calls itself; ``_make_stats`` is the fixture's
+    own entry for a set of rounds (the same in pytest-benchmark 4 and 5).
+    """
+    benchmark._mode = "esperf"  # the fixture was used (no "unused fixture" warning)
+    if benchmark.disabled:
+        return
+    stats = benchmark._make_stats(1)
+    for s in samples:
+        stats.update(s)
+
+
+def _run_case(case, state) -> tuple[list[float], dict]:
+    """Measure ``case`` (per the isolation mode); return (samples, extra_info)."""
+    from bench import cases as measure
+    from bench.machine import memory_peak
+
+    settings = state["settings"]
+    if state["isolation"] == "process":
+        from bench.isolation import run_worker
+
+        request = {"case": case.to_json(), "settings": asdict(settings)}
+        if case.phase == "runtime":
+            r = run_worker({**request, "mode": "runtime"}, state["timeout"])
+            samples, info, workers = r["samples"], r["info"], [r]
+        else:
+            workers = [run_worker({**request, "mode": "compile"}, state["timeout"])
+                       for _ in range(settings.compile_rounds)]
+            samples, info = _compile_figures(workers)
+        # the round whose case needed the most memory speaks for the case
+        top = max(workers, key=lambda w: w["peak_memory_bytes"] - w["baseline_memory_bytes"])
+        info.update(
+            isolation="process",
+            worker_pids=[w["pid"] for w in workers],
+            backend_init_s=[w["backend_init_s"] for w in workers],
+            baseline_memory_bytes=top["baseline_memory_bytes"],
+            peak_memory_bytes=top["peak_memory_bytes"],
+            memory_source=top["memory_source"],
+        )
+        return samples, info
+    if case.phase == "runtime":
+        samples, info = measure.measure_runtime(case, settings)
+    else:
+        built = measure.build(case, settings)
+        samples, info = _compile_figures(
+            [measure.measure_compile_round(case, settings, built) for _ in range(settings.compile_rounds)]
+        )
+    peak, source = memory_peak(measure.jax_devices(case.devices))
+    info.update(isolation="none", worker_pids=[os.getpid()], baseline_memory_bytes=None,
+                peak_memory_bytes=peak, memory_source=source)
+    return samples, info
+
+
+def _compile_figures(rounds: list[dict]) -> tuple[list[float], dict]:
+    """Samples and extra_info of a compile case from its cold rounds; each must have compiled."""
+    from bench.cases import CaseFailed
+
+    events = [r["events"] for r in rounds]
+    for i, e in enumerate(events):
+        missing = [stage for stage, n in e.items() if n < 1]
+        if missing:
+            raise CaseFailed(f"compile round {i + 1} ran no {', '.join(missing)} ({events}): it hit a cache")
+    last = rounds[-1]
+    info = {**last["info"], **{k: v for k, v in last.items() if k.startswith("xla_")}}
+    info.update(
+        trace_s=[r["trace_s"] for r in rounds],
+        lower_s=[r["lower_s"] for r in rounds],
+        compile_s=[r["compile_s"] for r in rounds],
+        compile_events=events,
+        backend_compiles=[e["backend_compile"] for e in events],
+    )
+    return [r["total_s"] for r in rounds], info
 
 
 @pytest.fixture
 def es_run(request, benchmark):
-    """Run the requested case on its device; returns its extra_info."""
-    from bench.cases import run_case
+    """Run the requested case; record its rounds with pytest-benchmark; return its extra_info."""
+    from bench.cases import rates
+
+    state = request.config.stash[_STATE]
 
     def run(case):
-        device = request.config.stash[_DEVICES][case.device]
-        return run_case(benchmark, case, device, request.config.stash[_SETTINGS])
+        from bench.cases import CaseFailed
+        from bench.isolation import WorkerFailed
+
+        try:
+            samples, info = _run_case(case, state)
+        except (CaseFailed, WorkerFailed) as err:
+            # a known way for a case to fail: one line, no traceback of the harness
+            pytest.fail(f"{type(err).__name__}: {err}", pytrace=False)
+        finally:
+            benchmark._mode = benchmark._mode or "esperf"
+        _record(benchmark, samples)
+        info.update(rates(info, statistics.median(samples), state["settings"]))
+        benchmark.extra_info.update(info)
+        return info
 
     return run
+
+
+def _append_partial(state, record: dict) -> None:
+    if state["partial"] is None:
+        return
+    with open(state["partial"], "a") as fh:
+        fh.write(json.dumps(record, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _benchmark_dict(config, benchmark) -> dict | None:
+    stats = getattr(benchmark, "stats", None)
+    if stats is None:
+        return None
+    out = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=[stats], include_data=True, machine_info={}, commit_info={}
+    )
+    return (out.get("benchmarks") or [None])[0]
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
     case = getattr(getattr(item, "callspec", None), "params", {}).get("es_case")
-    if case is not None and report.failed and call.excinfo is not None:
-        item.config.stash[_FAILED].append(
-            {
-                "name": item.name,
-                "when": report.when,
-                "extra_info": case.fields(),
-                "error": " ".join(call.excinfo.exconly().split())[:4000],
-            }
-        )
+    state = item.config.stash.get(_STATE, None)
+    if case is None or state is None:
+        return report
+    if report.failed and call.excinfo is not None and not isinstance(call.excinfo.value, KeyboardInterrupt):
+        failed = {
+            "name": item.name,
+            "when": report.when,
+            "extra_info": case.fields(),
+            "error": " ".join(call.excinfo.exconly().split())[:4000],
+        }
+        state["failed"].append(failed)
+        _append_partial(state, {"name": item.name, "status": "failed", "failed": failed})
+    elif report.when == "call" and report.passed:
+        bench = _benchmark_dict(item.config, item.funcargs.get("benchmark"))
+        if bench is not None:
+            _append_partial(state, {"name": item.name, "status": "passed", "benchmark": bench})
     return report
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     from bench.machine import machine_info as esperf_machine_info
 
-    devices = config.stash.get(_DEVICES, None) or visible_devices()
-    machine_info.update(esperf_machine_info(list(devices.values())))
-    machine_info["blas_threads"] = config.stash.get(_BLAS, None)
-
-
-def _esperf_section(config) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "failed": list(config.stash.get(_FAILED, []))}
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    machine_info.update(esperf_machine_info(state["jax"]))
+    machine_info["blas_threads"] = state["blas"]
+    machine_info["isolation"] = state["isolation"]
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
-    output_json["esperf"] = _esperf_section(config)
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        output_json["esperf"] = {"schema_version": SCHEMA_VERSION, "failed": list(state["failed"])}
+
+
+def _write_atomically(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=4, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
-    # pytest-benchmark writes no JSON when no benchmark succeeded; the failures are
-    # results too, so write them (with machine info) rather than leave an empty file.
     config = session.config
-    bs = getattr(config, "_benchmarksession", None)
-    if bs is None or not bs.json or bs.benchmarks or not config.stash.get(_FAILED, []):
+    state = config.stash.get(_STATE, None)
+    if state is None or state["json"] is None:
         return
-    output = {
-        "machine_info": bs.get_machine_info(),
-        "commit_info": {},
-        "benchmarks": [],
-        "version": None,
-        "esperf": _esperf_section(config),
-    }
-    bs.json.write(json.dumps(output, indent=4).encode())
-    bs.json.close()
+    path, partial = state["json"], state["partial"]
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        done = len(_read_partial(partial))
+        print(f"\nesperf: interrupted; the {done} finished case(s) are in {partial}; "
+              "rerun the same command with --es-resume to complete it", flush=True)
+        return
+    bs = config._benchmarksession
+    commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
+    config.hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+    output = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=bs.benchmarks, include_data=True,
+        machine_info=bs.get_machine_info(), commit_info=commit_info,
+    )
+    config.hook.pytest_benchmark_update_json(config=config, benchmarks=bs.benchmarks, output_json=output)
+    earlier = [r["benchmark"] for r in state["earlier"] if r.get("status") == "passed"]
+    order = {f"test_generation[{c.id}]": i for i, c in enumerate(state["cases"])}
+    output["benchmarks"] = sorted(earlier + output["benchmarks"], key=lambda b: order.get(b.get("name"), len(order)))
+    _write_atomically(path, output)
+    partial.unlink(missing_ok=True)
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and state["earlier"]:
+        # --es-resume found every case already done: the run is complete, not empty
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED if state["failed"] else pytest.ExitCode.OK

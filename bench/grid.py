@@ -5,10 +5,12 @@ plugin turns it into a usage error (exit 4).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import envs
 import strategies
+from bench.validate import positive_int, positive_ints
+from reports import schema
 
 PHASES = ("compile", "runtime")
 PARTS = ("ask", "eval", "tell")
@@ -39,9 +41,15 @@ class Case:
     evals: int
     hidden: int
     episode_length: int | None
-    device: str
+    device: str  # a device id (cpu:0) or a device-set spec (cpu:all, cpu:0+1)
     part: str = "generation"
     impl: str = "esperf"
+    devices: tuple[str, ...] = field(default=())  # the ids ``device`` names; () = (device,)
+    scaling: str | None = None  # "strong" / "weak" for cases of an --es-scaling series
+
+    def __post_init__(self):
+        if not self.devices:
+            object.__setattr__(self, "devices", (self.device,))
 
     def fields(self) -> dict:
         """The case's identity as the JSON names it (``extra_info`` keys)."""
@@ -56,7 +64,24 @@ class Case:
             "hidden": self.hidden,
             "episode_length": self.episode_length,
             "device": self.device,
+            "devices": list(self.devices),
+            "num_devices": len(self.devices),
+            "popsize_per_device": self.popsize // len(self.devices),
+            "scaling": self.scaling,
         }
+
+    def to_json(self) -> dict:
+        """Everything needed to rebuild the case (a worker gets it as JSON)."""
+        return {
+            "phase": self.phase, "strategy": self.strategy, "env": self.env, "popsize": self.popsize,
+            "evals": self.evals, "hidden": self.hidden, "episode_length": self.episode_length,
+            "device": self.device, "part": self.part, "impl": self.impl, "devices": list(self.devices),
+            "scaling": self.scaling,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Case":
+        return cls(**{**data, "devices": tuple(data.get("devices") or ())})
 
     @property
     def id(self) -> str:
@@ -80,29 +105,6 @@ def _choice_list(option: str, text, allowed) -> tuple[str, ...]:
         if v not in allowed:
             raise ValueError(f"{option}: unknown value {v!r}; choose from {', '.join(allowed)}")
     return tuple(dict.fromkeys(values))
-
-
-def _int_list(option: str, text) -> tuple[int, ...]:
-    values = _split(text)
-    if not values:
-        raise ValueError(f"{option} is empty; give a comma list of positive ints")
-    out = []
-    for v in values:
-        try:
-            n = int(v)
-        except ValueError:
-            raise ValueError(f"{option}: {v!r} is not an int; give a comma list of positive ints") from None
-        if n <= 0:
-            raise ValueError(f"{option}: {n} is not allowed; give a comma list of positive ints")
-        out.append(n)
-    return tuple(dict.fromkeys(out))
-
-
-def _positive_int(option: str, text) -> int:
-    values = _int_list(option, text)
-    if len(values) != 1:
-        raise ValueError(f"{option}: {text!r} is not allowed; give one positive int")
-    return values[0]
 
 
 def visible_devices() -> dict[str, object]:
@@ -155,11 +157,11 @@ def build_cases(getoption, visible: dict[str, object] | None = None) -> list[Cas
 
     strat = pick("es_strategies", "strategies", lambda t: _choice_list("--es-strategies", t, strategies.names()))
     env_names = pick("es_envs", "envs", lambda t: _choice_list("--es-envs", t, envs.names()))
-    pops = pick("es_pops", "pops", lambda t: _int_list("--es-pops", t))
-    evals = pick("es_evals", "evals", lambda t: _int_list("--es-evals", t))
-    hidden = _positive_int("--es-hidden", getoption("es_hidden"))
+    pops = pick("es_pops", "pops", lambda t: positive_ints("--es-pops", t))
+    evals = pick("es_evals", "evals", lambda t: positive_ints("--es-evals", t))
+    hidden = positive_int("--es-hidden", getoption("es_hidden"))
     length_raw = getoption("es_episode_length")
-    length = None if length_raw is None else _positive_int("--es-episode-length", length_raw)
+    length = None if length_raw is None else positive_int("--es-episode-length", length_raw)
     phases = _choice_list("--es-phases", getoption("es_phases"), PHASES)
     impls = _choice_list("--es-impls", getoption("es_impls"), IMPLS)
     visible = visible_devices() if visible is None else visible
@@ -185,17 +187,8 @@ def build_cases(getoption, visible: dict[str, object] | None = None) -> list[Cas
 
 
 def parse_peak_flops(text: str | None) -> dict[str, float]:
-    """``--es-peak-flops`` as {device kind or platform: FLOP/s}; e.g. ``cpu=1.2e11,gpu=6.7e13``."""
-    if not text:
-        return {}
-    out = {}
-    for item in _split(text):
-        kind, sep, value = item.rpartition("=")
-        try:
-            flops = float(value)
-        except ValueError:
-            flops = -1.0
-        if not sep or not kind.strip() or flops <= 0:
-            raise ValueError(f"--es-peak-flops: {item!r} is not allowed; give KIND=FLOPS with FLOPS > 0")
-        out[kind.strip()] = flops
-    return out
+    """``--es-peak-flops`` as {device kind or platform: FLOP/s} (the JSON contract's parser)."""
+    try:
+        return schema.parse_peak_flops(text)
+    except ValueError as err:
+        raise ValueError(f"--es-peak-flops: {err}") from None

@@ -8,7 +8,9 @@ import os
 import platform
 import socket
 
-SCHEMA_VERSION = 1
+from reports.schema import SCHEMA_VERSION
+
+__all__ = ["SCHEMA_VERSION", "device_info", "jax_info", "machine_info", "memory_now", "memory_peak"]
 
 
 def _cpu_model() -> str:
@@ -38,14 +40,30 @@ def device_info(device) -> dict:
     }
 
 
-def machine_info(devices) -> dict:
-    """esperf's additions to pytest-benchmark's ``machine_info``."""
+def jax_info(devices) -> dict:
+    """What only a process with jax's backends up can tell: versions and the devices.
+
+    The pytest process of ``--es-isolate process`` never starts a backend: a short-lived
+    worker computes this and sends it back as JSON.
+    """
     import jax
     import jaxlib
-    import psutil
 
     # platform_version names the CUDA/ROCm/TPU runtime behind each backend.
-    backend_versions = {d.platform: getattr(d.client, "platform_version", None) for d in devices}
+    return {
+        "jax_version": jax.__version__,
+        "jaxlib_version": jaxlib.__version__,
+        "backend_platform_version": {d.platform: getattr(d.client, "platform_version", None) for d in devices},
+        "process_index": jax.process_index(),
+        "process_count": jax.process_count(),
+        "devices": [device_info(d) for d in devices],
+    }
+
+
+def machine_info(jax_part: dict) -> dict:
+    """esperf's additions to pytest-benchmark's ``machine_info``: this host plus ``jax_part``."""
+    import psutil
+
     return {
         "esperf_schema_version": SCHEMA_VERSION,
         "hostname": socket.gethostname(),
@@ -55,35 +73,53 @@ def machine_info(devices) -> dict:
         "ram_bytes": psutil.virtual_memory().total,
         "os": platform.platform(),
         "python": platform.python_version(),
-        "jax_version": jax.__version__,
-        "jaxlib_version": jaxlib.__version__,
-        "backend_platform_version": backend_versions,
-        "devices": [device_info(d) for d in devices],
+        **jax_part,
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "jax_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("JAX_")},
     }
 
 
-def memory_in_use(device) -> tuple[int | None, str]:
-    """Peak bytes in use: the device's own count on GPU/TPU, the process's on CPU.
+def _device_stats(devices, key: str) -> int | None:
+    """Sum of ``memory_stats()[key]`` over ``devices``; None where a backend has no such count."""
+    total = 0
+    for d in devices:
+        try:
+            stats = d.memory_stats()
+        except Exception:  # noqa: BLE001 -- CPU backends may not implement it
+            stats = None
+        if not stats or key not in stats:
+            return None
+        total += int(stats[key])
+    return total
 
-    GPU/TPU: ``memory_stats()["peak_bytes_in_use"]``. CPU: the process's peak resident
-    set (``ru_maxrss``, the kernel's high-water mark), falling back to psutil's current
-    RSS where the platform has no peak. Both are peaks since the process started, so
-    they only grow over a run; XLA's planned per-case sizes are in ``xla_*_bytes``.
+
+def memory_now(devices) -> tuple[int, str]:
+    """Bytes in use now: the devices' own count on GPU/TPU, the process's resident set on CPU."""
+    used = _device_stats(devices, "bytes_in_use")
+    if used is not None:
+        return used, "device_memory_stats"
+    import psutil
+
+    return int(psutil.Process().memory_info().rss), "process_rss"
+
+
+def memory_peak(devices) -> tuple[int, str]:
+    """Peak bytes in use since the process started: the devices' on GPU/TPU, the process's on CPU.
+
+    GPU/TPU: the sum of ``memory_stats()["peak_bytes_in_use"]`` over the case's devices.
+    CPU: the process's peak resident set (``ru_maxrss``, the kernel's high-water mark),
+    falling back to psutil's current RSS where the platform has no peak. In a fresh
+    worker process the peak minus the baseline after backend start-up is the case's own.
     """
-    try:
-        stats = device.memory_stats()
-    except Exception:  # noqa: BLE001
-        stats = None
-    if stats and "peak_bytes_in_use" in stats:
-        return int(stats["peak_bytes_in_use"]), "device_memory_stats"
+    peak = _device_stats(devices, "peak_bytes_in_use")
+    if peak is not None:
+        return peak, "device_memory_stats"
     try:
         import resource
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         # Linux reports KiB, macOS bytes.
-        return int(peak if platform.system() == "Darwin" else peak * 1024), "process_peak_rss"
+        return int(rss if platform.system() == "Darwin" else rss * 1024), "process_peak_rss"
     except (ImportError, OSError):
         import psutil
 

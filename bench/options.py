@@ -46,6 +46,24 @@ def add_options(parser) -> None:
         "as they are (default: 1, see bench/timing.py)",
     )
     group.addoption(
+        "--es-isolate",
+        default="process",
+        help="process: every runtime case and every compile round in a fresh worker process (true per-case "
+        "memory, cold compiles, crashes contained); none: everything in the pytest process (default: process)",
+    )
+    group.addoption(
+        "--es-case-timeout",
+        default="3600",
+        help="seconds a worker may take (one runtime case or one compile round) before it is ended and the "
+        "case fails (default: 3600)",
+    )
+    group.addoption(
+        "--es-resume",
+        action="store_true",
+        help="run only the cases that PATH.partial (beside --benchmark-json=PATH) does not hold yet, then "
+        "write the complete PATH",
+    )
+    group.addoption(
         "--es-peak-flops",
         default=None,
         help="peak FLOP/s per device kind for %% of peak, e.g. cpu=1.2e11 or 'NVIDIA H100 80GB HBM3=6.7e13'",

@@ -13,8 +13,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bench.cases import Target, scan_flops_fn
+import strategies
 from bench.grid import Case
+from bench.target import Target, scan_flops_fn
 
 PEER_STRATEGIES = {"cma_es": "CMA_ES", "openai_es": "Open_ES", "simple_ga": "SimpleGA"}
 
@@ -54,12 +55,17 @@ def evosax_target(case: Case, settings, sharding) -> Target:
     length = case.episode_length or int(env_params.max_steps_in_episode)
     solution = jnp.zeros(num_params)
 
+    # The peer runs esperf's hyperparameters, from esperf's own definition of the strategy.
+    ours = strategies.make(case.strategy, num_dims=num_params, popsize=case.popsize)
     cls = getattr(algorithms, PEER_STRATEGIES[case.strategy])
     if case.strategy == "openai_es":
-        es = cls(case.popsize, solution, optimizer=optax.adam(0.05), std_schedule=optax.constant_schedule(0.1))
+        es = cls(case.popsize, solution, optimizer=optax.adam(ours.learning_rate, b1=ours.b1, b2=ours.b2, eps=ours.eps),
+                 std_schedule=optax.constant_schedule(ours.sigma_init))
     else:
         es = cls(case.popsize, solution)
     es_params = es.default_params
+    if hasattr(es_params, "std_init"):  # cma_es, simple_ga: the same initial step size
+        es_params = es_params.replace(std_init=ours.sigma_init)
 
     def policy(flat, obs):
         w1 = flat[: obs_size * h].reshape(obs_size, h)

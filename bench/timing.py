@@ -20,11 +20,13 @@ from typing import Any, Callable
 
 import jax
 
-# jax's own event names (jax/_src/dispatch.py); a backend compile is the expensive one,
-# a jaxpr trace betrays retracing even when the executable cache answers.
-BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+# jax's own event names (jax/_src/dispatch.py): a cold compile emits all three; a backend
+# compile is the expensive one, a jaxpr trace betrays retracing even when the executable
+# cache answers.
 JAXPR_TRACE_EVENT = "/jax/core/compile/jaxpr_trace_duration"
-COMPILE_EVENTS = (BACKEND_COMPILE_EVENT, JAXPR_TRACE_EVENT)
+LOWER_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
+BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+COMPILE_EVENTS = {JAXPR_TRACE_EVENT: "trace", LOWER_EVENT: "lower", BACKEND_COMPILE_EVENT: "backend_compile"}
 
 
 class RecompilationError(RuntimeError):
@@ -77,13 +79,19 @@ class CompileStages:
         return self.trace_s + self.lower_s + self.compile_s
 
 
-def compile_stages(fn: Callable, args: tuple, sharding=None) -> CompileStages:
+def compile_stages(fn: Callable, args: tuple, in_shardings=None, out_shardings=None) -> CompileStages:
     """Trace, lower and compile ``jax.jit(fn)`` for ``args``, timing each stage.
 
-    With ``sharding`` (a ``SingleDeviceSharding``) inputs and outputs are pinned to
-    that one device, so the executable runs there and nowhere else.
+    ``in_shardings``/``out_shardings`` (a ``SingleDeviceSharding``, or a pytree of
+    ``NamedSharding`` over a mesh) pin inputs and outputs, so the executable runs on the
+    devices under test and nowhere else; None leaves that side to jax.
     """
-    jitted = jax.jit(fn) if sharding is None else jax.jit(fn, in_shardings=sharding, out_shardings=sharding)
+    pins = {}
+    if in_shardings is not None:
+        pins["in_shardings"] = in_shardings
+    if out_shardings is not None:
+        pins["out_shardings"] = out_shardings
+    jitted = jax.jit(fn, **pins)
     t0 = time.perf_counter()
     traced = jitted.trace(*args)
     t1 = time.perf_counter()
@@ -94,10 +102,17 @@ def compile_stages(fn: Callable, args: tuple, sharding=None) -> CompileStages:
     return CompileStages(t1 - t0, t2 - t1, t3 - t2, compiled)
 
 
-def cold_compile(make_fn: Callable[[], Callable], args: tuple, sharding=None) -> CompileStages:
-    """One cold compile: clear jax's in-memory caches, build a fresh function, compile it."""
+def cold_compile(make_fn: Callable[[], Callable], args: tuple, in_shardings=None, out_shardings=None):
+    """One cold compile: clear jax's in-memory caches, build a fresh function, compile it.
+
+    Returns ``(CompileStages, events)``: ``events`` counts jax's own compile events of the
+    round ({"trace": n, "lower": n, "backend_compile": n}); a cold round has each >= 1.
+    """
     jax.clear_caches()
-    return compile_stages(make_fn(), args, sharding)
+    fn = make_fn()
+    with CompileCounter() as counter:
+        stages = compile_stages(fn, args, in_shardings, out_shardings)
+    return stages, counter.counts()
 
 
 class CompileCounter:
@@ -130,6 +145,13 @@ class CompileCounter:
     @property
     def count(self) -> int:
         return len(self.events)
+
+    def counts(self) -> dict[str, int]:
+        """Events by stage: {"trace": n, "lower": n, "backend_compile": n}."""
+        out = dict.fromkeys(COMPILE_EVENTS.values(), 0)
+        for event, _ in self.events:
+            out[COMPILE_EVENTS[event]] += 1
+        return out
 
 
 class ChainedRunner:
@@ -164,6 +186,21 @@ class RepeatRunner:
         out = self.executable(*self.args)
         jax.block_until_ready(out)
         self.last = out
+
+
+def time_rounds(runner: Callable[[], Any], rounds: int, before_round: Callable[[], Any] | None = None) -> list[float]:
+    """Seconds of each of ``rounds`` calls of ``runner`` (which blocks until its outputs are ready).
+
+    ``before_round()`` runs untimed before each round (a barrier across processes, say).
+    """
+    samples = []
+    for _ in range(rounds):
+        if before_round is not None:
+            before_round()
+        t0 = time.perf_counter()
+        runner()
+        samples.append(time.perf_counter() - t0)
+    return samples
 
 
 def guarded_rounds(run_rounds: Callable[[], Any]) -> tuple[Any, int]:

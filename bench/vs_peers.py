@@ -105,15 +105,15 @@ def main(argv=None) -> int:
         import jax
 
         from bench import grid
-        from bench.cases import Settings
+        from bench.target import Settings
+        from bench.validate import positive_int, positive_ints
         from bench.peers import PEER_STRATEGIES, peers_available
 
         strats = grid._choice_list("--strategies", args.strategies, tuple(PEER_STRATEGIES))
         env_names = grid._choice_list("--envs", args.envs, grid.envs.names())
-        pops = grid._int_list("--pops", args.pops)
+        pops = positive_ints("--pops", args.pops)
         for name in ("evals", "hidden", "rounds", "compile_rounds", "unroll"):
-            if getattr(args, name) <= 0:
-                raise ValueError(f"--{name.replace('_', '-')}={getattr(args, name)} is not allowed; give an int > 0")
+            positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
         if not peers_available():
             raise ValueError('evosax and gymnax are not installed; pip install -e ".[peers]"')
         from bench import timing

@@ -1,35 +1,48 @@
-"""A pytest plugin for the harness tests (``-p esperf_faults``): injects faults into ``pytest bench``.
+"""Fault injection for the harness tests: a pytest plugin (``-p esperf_faults``) for the
+pytest process, and a worker hook (``ESPERF_WORKER_HOOK=esperf_faults``) for the workers.
 
-ESPERF_FAULT=fail-pop16   -> cases with popsize 16 raise while building their target
-ESPERF_FAULT=recompile    -> every runtime round also compiles a fresh function
-ESPERF_FAULT=no-peers     -> evosax and gymnax cannot be imported (as without the peers extra)
+ESPERF_FAULT=fail-pop16     -> cases with popsize 16 raise while building their target
+ESPERF_FAULT=sigkill-pop16  -> the process measuring a popsize-16 case kills itself with SIGKILL
+ESPERF_FAULT=hang-pop16     -> the process measuring a popsize-16 case sleeps forever
+ESPERF_FAULT=recompile      -> every runtime round also compiles a fresh function
+ESPERF_FAULT=no-peers       -> evosax and gymnax cannot be imported (as without the peers extra)
+ESPERF_BACKENDS_FILE=PATH   -> at the end, the pytest process writes the jax backends it started
 """
+import json
 import os
+import signal
 import sys
-
-import jax
-import jax.numpy as jnp
+import time
 
 if os.environ.get("ESPERF_FAULT") == "no-peers":
     # None in sys.modules makes `import evosax` raise ImportError, installed or not
     sys.modules["evosax"] = sys.modules["evosax.algorithms"] = sys.modules["gymnax"] = None
 
 
-def pytest_configure(config):
+def install_worker():
+    """Patch esperf in this process according to ESPERF_FAULT."""
     fault = os.environ.get("ESPERF_FAULT", "")
     import bench.cases
     import bench.timing
 
-    if fault == "fail-pop16":
+    if fault.endswith("-pop16"):
         real = bench.cases.make_target
 
-        def make_target(case, settings, sharding):
+        def make_target(case, settings, placement):
             if case.popsize == 16:
-                raise MemoryError("RESOURCE_EXHAUSTED: injected out of memory at pop 16")
-            return real(case, settings, sharding)
+                if fault == "fail-pop16":
+                    raise MemoryError("RESOURCE_EXHAUSTED: injected out of memory at pop 16")
+                if fault == "sigkill-pop16":
+                    os.kill(os.getpid(), signal.SIGKILL)
+                if fault == "hang-pop16":
+                    time.sleep(3600)
+            return real(case, settings, placement)
 
         bench.cases.make_target = make_target
     elif fault == "recompile":
+        import jax
+        import jax.numpy as jnp
+
         real_call = bench.timing.ChainedRunner.__call__
 
         def call(self):
@@ -37,3 +50,16 @@ def pytest_configure(config):
             return real_call(self)
 
         bench.timing.ChainedRunner.__call__ = call
+
+
+def pytest_configure(config):
+    install_worker()
+
+
+def pytest_unconfigure(config):
+    path = os.environ.get("ESPERF_BACKENDS_FILE")
+    if path:
+        from jax._src import xla_bridge
+
+        with open(path, "w") as fh:
+            json.dump(sorted(xla_bridge._backends), fh)

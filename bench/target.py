@@ -1,0 +1,86 @@
+"""The target contract: what a case times, built by esperf's workload or by a peer.
+
+A leaf module (it imports neither :mod:`bench.cases` nor :mod:`bench.peers`): both the
+esperf target (``bench.cases``) and the evosax + gymnax target (``bench.peers``) build a
+:class:`Target`, and the harness times any Target the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-wide settings from the command line (JSON-able: workers get them as a dict)."""
+
+    compile_rounds: int = 3
+    runtime_rounds: int | None = None  # None: fill max_time, at least min_runtime_rounds
+    min_runtime_rounds: int = 20
+    max_time: float = 1.0
+    unroll: int = 1
+    peak_flops: dict | None = None
+    seed: int = 0
+    blas_threads: int | None = 1
+
+
+@dataclass
+class Target:
+    """A function to time: ``make_fn()`` builds a fresh copy; ``chain`` feeds output[0] back.
+
+    ``in_shardings``/``out_shardings`` pin the executable's inputs and outputs (one device,
+    or a mesh for a sharded case); ``flops_fn(compiled)`` returns ``(flops, why_none)``.
+    """
+
+    make_fn: Callable[[], Callable]
+    args: tuple
+    chain: bool
+    env_steps: int | None
+    flops_fn: Callable[[object], tuple[float | None, str | None]]
+    num_params: int
+    episode_length: int
+    in_shardings: object = None
+    out_shardings: object = None
+
+
+def xla_flops(compiled) -> tuple[float | None, str | None]:
+    """FLOPs XLA's cost analysis counts for one execution, or (None, why) where it has none."""
+    try:
+        cost = compiled.cost_analysis()
+    except Exception as err:  # noqa: BLE001 -- some backends do not implement it; say which error
+        return None, f"cost_analysis() raised {type(err).__name__}: {err}"[:300]
+    if isinstance(cost, (list, tuple)):  # older jax returns one dict per computation
+        cost = cost[0] if cost else None
+    flops = (cost or {}).get("flops")
+    if flops is None:
+        return None, "cost_analysis() has no 'flops' entry on this backend"
+    if not flops >= 0:
+        return None, f"cost_analysis() gave flops={flops!r}"
+    return float(flops), None
+
+
+def scan_flops_fn(length: int, unroll: int, scan_step) -> Callable[[object], tuple[float | None, str | None]]:
+    """A ``flops_fn`` for a program whose episodes are one ``lax.scan`` of ``length`` steps.
+
+    XLA's cost analysis counts a while loop's body once, whatever its trip count: the
+    returned function adds the (length - unroll) scanned steps it left out, each costed
+    on its own. ``scan_step()`` gives (fn, args): one step of every episode of every
+    member, with its carry as an argument; it is compiled once, on first use.
+    """
+    step_cost: list[tuple[float | None, str | None]] = []
+
+    def flops_fn(compiled):
+        total, why = xla_flops(compiled)
+        if total is None:
+            return None, why
+        if not step_cost:
+            fn, args = scan_step()
+            step_cost.append(xla_flops(jax.jit(fn).lower(*args).compile()))
+        step, why = step_cost[0]
+        if step is None:
+            return None, f"scan step: {why}"
+        return total + max(0, length - unroll) * step, None
+
+    return flops_fn
