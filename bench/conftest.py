@@ -40,21 +40,26 @@ def _usage(err: Exception):
     return pytest.UsageError(str(err))
 
 
-def _discover(isolation: str, timeout: float) -> tuple[dict, dict]:
-    """({device id: device description}, jax part of machine_info), without a backend here in process mode."""
+def _discover(isolation: str, settings, timeout: float) -> tuple[dict, dict, list]:
+    """({device id: description}, jax part of machine_info, BLAS pools) -- from a worker in
+    process mode, so that this process never starts a backend, else from here."""
     if isolation == "process":
         from bench.isolation import WorkerFailed, run_worker
 
         try:
-            jax_part = run_worker({"mode": "devices"}, timeout)["jax"]
+            found = run_worker({"mode": "devices", "settings": asdict(settings)}, timeout)
         except WorkerFailed as err:
             raise pytest.UsageError(f"could not list the devices in a worker process: {err}") from None
+        jax_part, blas = found["jax"], found["blas_threads"]
     else:
         from bench.grid import visible_devices
         from bench.machine import jax_info
+        from bench.timing import disable_persistent_cache, limit_blas_threads
 
+        disable_persistent_cache()
+        blas = limit_blas_threads(settings.blas_threads)
         jax_part = jax_info(list(visible_devices().values()))
-    return {d["id"]: d for d in jax_part["devices"]}, jax_part
+    return {d["id"]: d for d in jax_part["devices"]}, jax_part, blas
 
 
 def _json_path(config) -> Path | None:
@@ -126,7 +131,7 @@ def pytest_configure(config):
     json_path = _json_path(config)
     if getoption("es_resume") and json_path is None:
         raise pytest.UsageError("--es-resume needs --benchmark-json=PATH (it resumes from PATH.partial)")
-    devices, jax_part = _discover(isolation, case_timeout)
+    devices, jax_part, blas = _discover(isolation, settings, case_timeout)
     try:
         cases = build_cases(getoption, devices)
     except ValueError as err:
@@ -139,12 +144,6 @@ def pytest_configure(config):
                 "--es-impls: 'evosax' needs the optional peers (evosax, gymnax); "
                 'install them with pip install -e ".[peers]" or use --es-impls esperf'
             )
-    blas = None
-    if isolation == "none":
-        from bench.timing import disable_persistent_cache, limit_blas_threads
-
-        disable_persistent_cache()
-        blas = limit_blas_threads(settings.blas_threads)
     partial = Path(f"{json_path}.partial") if json_path else None
     earlier = []
     if partial is not None:

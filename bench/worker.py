@@ -66,11 +66,11 @@ def run(request: dict) -> dict:
 
     settings_dict = request.get("settings") or {}
     timing.disable_persistent_cache()
-    timing.limit_blas_threads(settings_dict.get("blas_threads", 1))
+    blas = timing.limit_blas_threads(settings_dict.get("blas_threads", 1))
     if request["mode"] == "devices":
         from bench.grid import visible_devices
 
-        return {"jax": jax_info(list(visible_devices().values()))}
+        return {"jax": jax_info(list(visible_devices().values())), "blas_threads": blas}
 
     from bench.cases import measure_compile_round, measure_runtime
     from bench.grid import Case

@@ -1,0 +1,120 @@
+"""Every case in its own process: per-case memory, crashes and hangs contained, no worker left
+behind, an interrupted run resumable, and a pytest process that never starts a backend.
+
+Each test runs ``pytest bench`` in a subprocess with a deadline (see test_bench_harness).
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+
+import subprocs
+from test_bench_harness import ROOT, TINY, bench_cmd, bench_env, run_bench
+
+RUNTIME_CPU0 = ("--es-devices", "cpu:0", "--es-phases", "runtime")
+
+
+def with_pops(pops: str) -> list[str]:
+    return [a if a != "8" else pops for a in TINY]
+
+
+def workers_alive() -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if "bench.worker" in " ".join(p.info["cmdline"] or []) and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
+
+
+def test_a_small_case_after_a_large_one_reports_its_own_memory(tmp_path):
+    """Peak - baseline is per case: in one process a small case would inherit the large one's peak."""
+    args = [*with_pops("100000,8"), "--es-strategies", "openai_es", "--es-hidden", "64", "--es-evals", "1",
+            "--es-episode-length", "2", *RUNTIME_CPU0]
+    proc, data = run_bench(tmp_path, *args)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    need = {b["extra_info"]["popsize"]: b["extra_info"]["peak_memory_bytes"] - b["extra_info"]["baseline_memory_bytes"]
+            for b in data["benchmarks"]}
+    # the population alone is 100000 x 321 float32 = 128 MB, and XLA plans several such buffers
+    large_xla = data["benchmarks"][0]["extra_info"]["xla_temp_bytes"]
+    assert need[100000] > large_xla / 2 > 100e6
+    assert need[8] < need[100000] / 2, need
+
+
+def test_a_worker_killed_by_sigkill_fails_its_case_only(tmp_path):
+    proc, data = run_bench(tmp_path, *with_pops("8,16,12"), *RUNTIME_CPU0, fault="sigkill-pop16")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert [b["extra_info"]["popsize"] for b in data["benchmarks"]] == [8, 12]
+    (failed,) = data["esperf"]["failed"]
+    assert failed["extra_info"]["popsize"] == 16
+    assert "killed by SIGKILL (out of memory?)" in failed["error"]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not workers_alive()
+
+
+def test_a_hung_worker_is_ended_at_the_case_timeout(tmp_path):
+    proc, data = run_bench(tmp_path, *with_pops("16,8"), *RUNTIME_CPU0, "--es-case-timeout", "20", fault="hang-pop16")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert [b["extra_info"]["popsize"] for b in data["benchmarks"]] == [8]
+    (failed,) = data["esperf"]["failed"]
+    assert "20 s deadline (--es-case-timeout)" in failed["error"]
+    assert not workers_alive()
+
+
+def test_the_pytest_process_starts_no_backend(tmp_path):
+    backends = tmp_path / "backends.json"
+    proc, _ = run_bench(tmp_path, *TINY, *RUNTIME_CPU0, ESPERF_BACKENDS_FILE=str(backends))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert json.loads(backends.read_text()) == []
+    # the in-process mode does start one: the check can see a backend
+    proc, _ = run_bench(tmp_path, *TINY, *RUNTIME_CPU0, "--es-isolate", "none", ESPERF_BACKENDS_FILE=str(backends))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert json.loads(backends.read_text()) == ["cpu"]
+
+
+def test_sigterm_keeps_the_finished_cases_and_resume_completes_the_run(tmp_path):
+    out = tmp_path / "out.json"
+    partial = tmp_path / "out.json.partial"
+    args = [*with_pops("8,10,12,14,18,20,22,24"), *RUNTIME_CPU0]
+    proc = subprocess.Popen(bench_cmd(out, *args), cwd=ROOT, env=bench_env(), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if partial.exists() and len(partial.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        subprocs.kill_group(proc)
+    assert proc.returncode != 0
+    assert "--es-resume" in output
+    assert not workers_alive()
+    assert not out.exists()
+    before = [json.loads(line) for line in partial.read_text().splitlines()]
+    assert len(before) >= 2 and all(r["status"] == "passed" for r in before)
+
+    resumed, data = run_bench(tmp_path, *args, "--es-resume")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert f"{len(before)} deselected" in resumed.stdout
+    assert [b["extra_info"]["popsize"] for b in data["benchmarks"]] == [8, 10, 12, 14, 18, 20, 22, 24]
+    by_name = {b["name"]: b for b in data["benchmarks"]}
+    for r in before:  # the earlier cases' samples and workers, unchanged
+        assert by_name[r["name"]]["stats"]["data"] == r["benchmark"]["stats"]["data"]
+        assert by_name[r["name"]]["extra_info"]["worker_pids"] == r["benchmark"]["extra_info"]["worker_pids"]
+    assert not partial.exists()
+
+
+def test_resume_needs_the_json_path(tmp_path):
+    cmd = [a for a in bench_cmd(tmp_path / "x.json", *TINY, "--es-resume") if not a.startswith("--benchmark-json")]
+    proc = subprocs.run(cmd, 120, cwd=ROOT, env=bench_env())
+    assert proc.returncode == 4
+    assert "--es-resume needs --benchmark-json" in proc.stderr
