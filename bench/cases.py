@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
-
 import jax
 
 from bench import timing
@@ -40,21 +38,25 @@ def jax_devices(ids) -> list:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a case's arrays live: ``state`` for the carried state, ``out`` for the outputs."""
+    """Where a case's arrays live: ``state`` for the carried state; ``args``/``out`` pin a
+    generation's inputs and outputs; ``mesh`` is the population's mesh of a sharded case."""
 
     devices: tuple
     state: object
+    args: object
     out: object
+    mesh: object = None
 
     @classmethod
     def on(cls, devices) -> "Placement":
         if len(devices) == 1:
             one = jax.sharding.SingleDeviceSharding(devices[0])
-            return cls(tuple(devices), one, one)
+            return cls(tuple(devices), one, one, one)
         from bench import sharding
 
         mesh = sharding.pop_mesh(list(devices))
-        return cls(tuple(devices), *sharding.generation_shardings(mesh))
+        args, out = sharding.generation_shardings(mesh)
+        return cls(tuple(devices), sharding.replicated(mesh), args, out, mesh)
 
 
 def esperf_target(case: Case, settings: Settings, placement: Placement) -> Target:
@@ -78,15 +80,9 @@ def esperf_target(case: Case, settings: Settings, placement: Placement) -> Targe
     env_steps = wl.env_steps if case.part in ("generation", "eval") else None
     common = dict(env_steps=env_steps, flops_fn=flops_fn, num_params=wl.num_params, episode_length=wl.episode_length)
     if case.part == "generation":
-        if len(placement.devices) > 1:
-            from bench import sharding
-
-            mesh = sharding.pop_mesh(list(placement.devices))
-            make_fn = lambda: wl.generation_fn(mesh=mesh)  # noqa: E731
-        else:
-            make_fn = wl.generation_fn
-        return Target(make_fn, (state,), True, in_shardings=placement.state, out_shardings=placement.out, **common)
-    if len(placement.devices) > 1:
+        return Target(lambda: wl.generation_fn(placement.mesh), (state,), True, in_shardings=placement.args,
+                      out_shardings=placement.out, **common)
+    if placement.mesh is not None:
         raise ValueError(f"the {case.part!r} breakdown part runs on one device, not on {case.device}")
     args = jax.device_put(wl.part_args(state)[case.part], placement.state)
     return Target(lambda: wl.part_fns()[case.part], args, False, in_shardings=placement.state,
@@ -98,7 +94,7 @@ def make_target(case: Case, settings: Settings, placement: Placement) -> Target:
         return esperf_target(case, settings, placement)
     from bench import peers
 
-    if len(placement.devices) > 1:
+    if placement.mesh is not None:
         raise ValueError(f"the evosax peer runs on one device, not on {case.device}")
     return peers.evosax_target(case, settings, placement.state)
 
@@ -139,10 +135,22 @@ def memory_analysis(compiled) -> dict:
     }
 
 
-def build(case: Case, settings: Settings):
-    """(target, devices, info) for ``case`` in this process (compiles the state's init, untimed)."""
-    devices = jax_devices(case.devices)
-    target = make_target(case, settings, Placement.on(devices))
+def build(case: Case, settings: Settings, sync=None):
+    """(target, devices, info) for ``case`` in this process (compiles the state's init, untimed).
+
+    With ``sync`` (a multi-process run) the processes agree that every one of them built
+    the case before anything runs a collective: a failure on one fails the case on all.
+    """
+    error = None
+    try:
+        devices = jax_devices(case.devices)
+        target = make_target(case, settings, Placement.on(devices))
+    except Exception as err:  # noqa: BLE001 -- re-raised below, after the processes agreed
+        if sync is None:
+            raise
+        error = f"{type(err).__name__}: {' '.join(str(err).split())}"[:1000]
+    if sync is not None:
+        sync.agree(error)
     return target, devices, target_info(case, target, devices)
 
 
@@ -165,21 +173,17 @@ def measure_compile_round(case: Case, settings: Settings, built=None) -> dict:
     }
 
 
-def measure_runtime(
-    case: Case,
-    settings: Settings,
-    before_round: Callable[[], object] | None = None,
-    agree_rounds: Callable[[int], int] | None = None,
-) -> tuple[list[float], dict]:
+def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[float], dict]:
     """Compile and warm up the case, then time guarded rounds that only execute.
 
     Returns (seconds per round, extra_info). Every round blocks until ready and, for a
     whole generation, carries the state to the next; a ``jax.monitoring`` listener fails
-    the case if anything is traced or compiled during the rounds. ``before_round`` runs
-    untimed before each round; ``agree_rounds(n)`` turns this process's round count into
-    the one every process uses (multi-process runs).
+    the case if anything is traced or compiled during the rounds. With ``sync`` (a
+    multi-process run: ``agree``, ``rounds``, ``before_round``) every process builds the
+    case, uses process 0's round count, and starts each round at an untimed barrier.
     """
-    target, devices, info = build(case, settings)
+    target, devices, info = build(case, settings, sync)
+    before_round = sync.before_round if sync is not None else None
     stages = timing.compile_stages(target.make_fn(), target.args, target.in_shardings, target.out_shardings)
     compiled = stages.compiled
     if target.chain:
@@ -190,8 +194,8 @@ def measure_runtime(
     runner()
     (per_round,) = timing.time_rounds(runner, 1, before_round)
     rounds = settings.runtime_rounds or timing.rounds_for(per_round, settings.max_time, settings.min_runtime_rounds)
-    if agree_rounds is not None:
-        rounds = agree_rounds(rounds)
+    if sync is not None:
+        rounds = sync.rounds(rounds)
     samples, events = timing.guarded_rounds(lambda: timing.time_rounds(runner, rounds, before_round))
     _check_placement(runner.last, devices)
     flops, flops_error = target.flops_fn(compiled)

@@ -52,7 +52,7 @@ def _discover(isolation: str, settings, timeout: float) -> tuple[dict, dict, lis
             raise pytest.UsageError(f"could not list the devices in a worker process: {err}") from None
         jax_part, blas = found["jax"], found["blas_threads"]
     else:
-        from bench.grid import visible_devices
+        from bench.devices import visible_devices
         from bench.machine import jax_info
         from bench.timing import disable_persistent_cache, limit_blas_threads
 
@@ -108,11 +108,21 @@ def _raise_interrupt(signum, frame):
 def pytest_configure(config):
     from bench.target import Settings
 
+    from bench import distributed
+
     getoption = config.getoption
     try:
-        isolation = getoption("es_isolate")
+        spec = distributed.spec_from(getoption("es_distributed"))
+    except ValueError as err:
+        raise pytest.UsageError(f"--es-distributed / ${distributed.ENV_VAR}: {err}") from None
+    try:
+        isolation = getoption("es_isolate") or ("none" if spec else "process")
         if isolation not in ISOLATION:
             raise ValueError(f"--es-isolate: unknown value {isolation!r}; choose from {', '.join(ISOLATION)}")
+        if spec and isolation == "process":
+            raise ValueError("--es-isolate process cannot be combined with --es-distributed: the processes of a "
+                             "distributed run measure their cases in-process (--es-isolate none)")
+        timeouts = _timeouts(getoption("es_distributed_timeouts"))
         case_timeout = float(getoption("es_case_timeout"))
         if not case_timeout > 0:
             raise ValueError(f"--es-case-timeout: {getoption('es_case_timeout')!r} is not allowed; give seconds > 0")
@@ -131,9 +141,19 @@ def pytest_configure(config):
     json_path = _json_path(config)
     if getoption("es_resume") and json_path is None:
         raise pytest.UsageError("--es-resume needs --benchmark-json=PATH (it resumes from PATH.partial)")
+    if spec:
+        try:
+            distributed.initialize(spec, init_timeout_s=timeouts[0], heartbeat_timeout_s=timeouts[1],
+                                   shutdown_timeout_s=timeouts[2])
+        except RuntimeError as err:
+            pytest.exit(f"esperf: {err}", returncode=pytest.ExitCode.INTERNAL_ERROR)
+        if distributed.process_index() != 0:
+            json_path = None  # process 0 writes the results
     devices, jax_part, blas = _discover(isolation, settings, case_timeout)
     try:
-        cases = build_cases(getoption, devices)
+        cases = build_cases(_distributed_defaults(getoption, devices) if spec else getoption, devices)
+        if spec:
+            _check_spans_every_process(cases, devices, distributed.process_count())
     except ValueError as err:
         raise _usage(err) from None
     if any(c.impl == "evosax" for c in cases):
@@ -146,10 +166,13 @@ def pytest_configure(config):
             )
     partial = Path(f"{json_path}.partial") if json_path else None
     earlier = []
+    if getoption("es_resume"):
+        names = {f"test_generation[{c.id}]" for c in cases}
+        earlier = [r for r in _read_partial(partial) if r["name"] in names] if partial else []
+        if spec:  # every process skips what process 0 has
+            done = set(distributed.broadcast_json(sorted(r["name"] for r in earlier)))
+            earlier = earlier if partial else [{"name": n, "status": "elsewhere"} for n in done]
     if partial is not None:
-        if getoption("es_resume"):
-            names = {f"test_generation[{c.id}]" for c in cases}
-            earlier = [r for r in _read_partial(partial) if r["name"] in names]
         partial.parent.mkdir(parents=True, exist_ok=True)
         # a fresh run starts a fresh record; a resumed one keeps what it resumes from
         with open(partial, "w") as fh:
@@ -157,6 +180,7 @@ def pytest_configure(config):
     config.stash[_STATE] = {
         "cases": cases, "devices": devices, "jax": jax_part, "settings": settings, "isolation": isolation,
         "timeout": case_timeout, "blas": blas, "json": json_path, "partial": partial, "earlier": earlier,
+        "distributed": bool(spec),
         "failed": [r["failed"] for r in earlier if r.get("status") == "failed"],
         "old_sigterm": signal.signal(signal.SIGTERM, _raise_interrupt),
     }
@@ -166,6 +190,44 @@ def pytest_unconfigure(config):
     state = config.stash.get(_STATE, None)
     if state is not None:
         signal.signal(signal.SIGTERM, state["old_sigterm"] or signal.SIG_DFL)
+        if state["distributed"]:
+            from bench import distributed
+
+            distributed.shutdown()
+
+
+def _timeouts(text) -> tuple[float, float, float]:
+    """``--es-distributed-timeouts INIT,HEARTBEAT,SHUTDOWN`` in seconds, each > 0."""
+    parts = str(text).split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(v > 0 for v in values):
+        raise ValueError(f"--es-distributed-timeouts: {text!r} is not allowed; give INIT,HEARTBEAT,SHUTDOWN "
+                         "seconds, each > 0 (e.g. 60,20,60)")
+    return values
+
+
+def _distributed_defaults(getoption, devices):
+    """Under jax.distributed the default devices are every device of the fastest platform, as one set."""
+    if getoption("es_devices") != "all":
+        return getoption
+    platforms = {d.split(":", 1)[0] for d in devices}
+    best = next(p for p in ("tpu", "gpu", "cpu") if p in platforms)
+    return lambda name: f"{best}:all" if name == "es_devices" else getoption(name)
+
+
+def _check_spans_every_process(cases, devices, processes: int) -> None:
+    """Every case of a distributed run takes every process's devices: each process then executes
+    only its own shards, and no row times a device that its process does not own."""
+    for c in cases:
+        owners = {devices[d].get("process_index", 0) for d in c.devices}
+        if len(owners) != processes:
+            raise ValueError(
+                f"--es-devices: {c.device!r} uses the devices of {len(owners)} of the {processes} processes; under "
+                "--es-distributed every case spans every process: use a set such as gpu:all or cpu:all (or "
+                "--es-scaling), and time single devices without --es-distributed")
 
 
 def pytest_generate_tests(metafunc):
@@ -229,17 +291,58 @@ def _run_case(case, state) -> tuple[list[float], dict]:
             memory_source=top["memory_source"],
         )
         return samples, info
+    sync = _ProcessSync() if state["distributed"] else None
     if case.phase == "runtime":
-        samples, info = measure.measure_runtime(case, settings)
+        samples, info = measure.measure_runtime(case, settings, sync)
     else:
-        built = measure.build(case, settings)
-        samples, info = _compile_figures(
-            [measure.measure_compile_round(case, settings, built) for _ in range(settings.compile_rounds)]
-        )
-    peak, source = memory_peak(measure.jax_devices(case.devices))
+        built = measure.build(case, settings, sync)
+        rounds = []
+        for _ in range(settings.compile_rounds):
+            if sync:
+                sync.before_round()
+            rounds.append(measure.measure_compile_round(case, settings, built))
+        samples, info = _compile_figures(rounds)
+    if sync:
+        samples = sync.slowest(samples)
+    local = [d for d in measure.jax_devices(case.devices) if d.process_index == measure.jax.process_index()]
+    peak, source = memory_peak(local)
     info.update(isolation="none", worker_pids=[os.getpid()], baseline_memory_bytes=None,
                 peak_memory_bytes=peak, memory_source=source)
     return samples, info
+
+
+class _ProcessSync:
+    """How the processes of a distributed run keep in step around one case (bench.distributed).
+
+    Every process runs the same cases in the same order; before a case's first collective
+    they agree that it built everywhere (``agree``), they use process 0's round count
+    (``rounds``), an untimed barrier starts each round (``before_round``), and a round's
+    time is the slowest process's (``slowest``).
+    """
+
+    def agree(self, error: str | None) -> None:
+        from bench import distributed
+        from bench.cases import CaseFailed
+
+        errors = distributed.gather_json(error)
+        failed = [f"process {i}: {e}" for i, e in enumerate(errors) if e]
+        if failed:
+            raise CaseFailed("failed on " + "; ".join(failed))
+
+    def rounds(self, n: int) -> int:
+        from bench import distributed
+
+        return int(distributed.broadcast_json(n))
+
+    def before_round(self) -> None:
+        from bench import distributed
+
+        distributed.barrier("esperf-round")
+
+    def slowest(self, samples: list[float]) -> list[float]:
+        from bench import distributed
+
+        return distributed.max_over_processes(samples)
 
 
 def _compile_figures(rounds: list[dict]) -> tuple[list[float], dict]:
@@ -340,6 +443,8 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info.update(esperf_machine_info(state["jax"]))
     machine_info["blas_threads"] = state["blas"]
     machine_info["isolation"] = state["isolation"]
+    if state.get("processes"):
+        machine_info["processes"] = state["processes"]  # every process's host, in process order
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
@@ -364,7 +469,14 @@ def _write_atomically(path: Path, data: dict) -> None:
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     state = config.stash.get(_STATE, None)
-    if state is None or state["json"] is None:
+    if state is None:
+        return
+    if state["distributed"] and exitstatus != pytest.ExitCode.INTERRUPTED:
+        from bench import distributed
+        from bench.machine import machine_info
+
+        state["processes"] = distributed.gather_json(machine_info(state["jax"]))
+    if state["json"] is None:
         return
     path, partial = state["json"], state["partial"]
     if exitstatus == pytest.ExitCode.INTERRUPTED:

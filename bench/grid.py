@@ -9,13 +9,14 @@ from dataclasses import dataclass, field, replace
 
 import envs
 import strategies
+from bench.devices import PLATFORMS, resolve_device_set, scaling_sets, visible_devices
 from bench.validate import positive_int, positive_ints
 from reports import schema
 
 PHASES = ("compile", "runtime")
 PARTS = ("ask", "eval", "tell")
 IMPLS = ("esperf", "evosax")
-PLATFORMS = ("cpu", "gpu", "tpu")
+SCALING = ("strong", "weak")
 
 # popsize 10 ... 100 000, one point per decade.
 GRIDS = {
@@ -107,41 +108,68 @@ def _choice_list(option: str, text, allowed) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def visible_devices() -> dict[str, object]:
-    """JAX devices of every platform present, keyed ``platform:id`` (e.g. ``cpu:0``, ``gpu:1``)."""
-    import jax
-
-    found = {}
-    for platform in PLATFORMS:
-        try:
-            devices = jax.devices(platform)
-        except RuntimeError:
-            continue
-        for d in devices:
-            found[f"{platform}:{d.id}"] = d
-    return found
+def _set_spec(ids: tuple[str, ...], visible) -> str:
+    """The name of a device set: ``cpu:0``, ``cpu:0+1`` or ``cpu:all`` (every device of the platform)."""
+    platform = ids[0].split(":", 1)[0]
+    if len(ids) == 1:
+        return ids[0]
+    if len(ids) > 1 and set(ids) == {d for d in visible if d.startswith(platform + ":")}:
+        return f"{platform}:all"
+    return f"{platform}:" + "+".join(i.split(":", 1)[1] for i in ids)
 
 
-def resolve_devices(text: str, visible: dict[str, object]) -> tuple[str, ...]:
-    """Expand ``--es-devices`` (cpu, gpu, tpu, all, or platform:id ids) into visible device ids."""
+def _process_of(visible, device_id: str) -> int:
+    desc = visible[device_id]
+    index = desc.get("process_index") if isinstance(desc, dict) else getattr(desc, "process_index", 0)
+    return int(index or 0)
+
+
+def _scaling_sets(ids: tuple[str, ...], visible) -> list[tuple[str, ...]]:
+    """1, 2, 4, ... devices and all of them; with several processes, that many of EACH process's
+    devices (every process takes part in every case of a multi-process run)."""
+    per_process: dict[int, list[str]] = {}
+    for i in ids:
+        per_process.setdefault(_process_of(visible, i), []).append(i)
+    if len(per_process) == 1:
+        return scaling_sets(list(ids))
+    local = min(len(v) for v in per_process.values())
+    return [tuple(d for v in per_process.values() for d in v[:k]) for k in map(len, scaling_sets(list(range(local))))]
+
+
+def resolve_devices(text: str, visible, scaling: str | None = None) -> list[tuple[str, tuple[str, ...]]]:
+    """``--es-devices`` as (spec, device ids) pairs, one per case device (set).
+
+    Tokens: ``all`` / ``cpu`` / ``gpu`` / ``tpu`` (every such device, each alone), a device id
+    ``cpu:0``, or a set ``cpu:0+1+2+3`` / ``gpu:all`` that one case is sharded over. With
+    ``scaling``, each platform's chosen devices become the sets of a scaling series.
+    """
     tokens = _split(text)
-    allowed = f"cpu, gpu, tpu, all, or one of the visible devices {', '.join(visible)}"
+    allowed = (f"cpu, gpu, tpu, all, a visible device ({', '.join(visible)}), "
+               "or a set such as cpu:0+1 or cpu:all")
     if not tokens:
         raise ValueError(f"--es-devices is empty; choose {allowed}")
-    out = []
+    sets: list[tuple[str, ...]] = []
     for tok in tokens:
         if tok == "all":
-            out.extend(visible)
+            sets.extend((d,) for d in visible)
         elif tok in PLATFORMS:
             ids = [d for d in visible if d.startswith(tok + ":")]
             if not ids:
                 raise ValueError(f"--es-devices: no {tok} device is visible; choose {allowed}")
-            out.extend(ids)
-        elif tok in visible:
-            out.append(tok)
+            sets.extend((d,) for d in ids)
         else:
-            raise ValueError(f"--es-devices: {tok!r} is not a visible device; choose {allowed}")
-    return tuple(dict.fromkeys(out))
+            try:
+                sets.append(resolve_device_set(tok, visible))
+            except ValueError as err:
+                raise ValueError(f"--es-devices: {err}; choose {allowed}") from None
+    if scaling is not None:
+        chosen = dict.fromkeys(d for s in sets for d in s)
+        by_platform: dict[str, list[str]] = {}
+        for d in chosen:
+            by_platform.setdefault(d.split(":", 1)[0], []).append(d)
+        sets = [s for ids in by_platform.values() for s in _scaling_sets(tuple(ids), visible)]
+    unique = list(dict.fromkeys(sets))
+    return [(_set_spec(s, visible), s) for s in unique]
 
 
 def build_cases(getoption, visible: dict[str, object] | None = None) -> list[Case]:
@@ -164,13 +192,11 @@ def build_cases(getoption, visible: dict[str, object] | None = None) -> list[Cas
     length = None if length_raw is None else positive_int("--es-episode-length", length_raw)
     phases = _choice_list("--es-phases", getoption("es_phases"), PHASES)
     impls = _choice_list("--es-impls", getoption("es_impls"), IMPLS)
+    scaling = getoption("es_scaling")
+    if scaling is not None and scaling not in SCALING:
+        raise ValueError(f"--es-scaling: unknown value {scaling!r}; choose from {', '.join(SCALING)}")
     visible = visible_devices() if visible is None else visible
-    devices = resolve_devices(getoption("es_devices"), visible)
-
-    # A strategy must accept every population size asked for (e.g. OpenAI-ES needs even ones).
-    for s in strat:
-        for pop in pops:
-            strategies.make(s, num_dims=1, popsize=pop)
+    device_sets = resolve_devices(getoption("es_devices"), visible, scaling)
 
     cases = []
     for phase in phases:
@@ -178,11 +204,23 @@ def build_cases(getoption, visible: dict[str, object] | None = None) -> list[Cas
             for e in env_names:
                 for pop in pops:
                     for ev in evals:
-                        for dev in devices:
+                        for spec, ids in device_sets:
+                            # weak scaling: --es-pops are per-device population sizes
+                            total = pop * len(ids) if scaling == "weak" else pop
+                            if total % len(ids):
+                                raise ValueError(
+                                    f"--es-pops: popsize {total} is not divisible by the {len(ids)} devices of "
+                                    f"{spec}; choose a multiple of {len(ids)}")
                             for impl in impls:
-                                cases.append(Case(phase, s, e, pop, ev, hidden, length, dev, impl=impl))
+                                if impl != "esperf" and len(ids) > 1:
+                                    continue  # the peers run on one device
+                                cases.append(Case(phase, s, e, total, ev, hidden, length, spec, impl=impl,
+                                                  devices=ids, scaling=scaling))
+    # A strategy must accept every population size asked for (e.g. OpenAI-ES needs even ones).
+    for s, pop in dict.fromkeys((c.strategy, c.popsize) for c in cases):
+        strategies.make(s, num_dims=1, popsize=pop)
     if getoption("es_breakdown"):
-        cases += [replace(c, part=p) for c in cases if c.impl == "esperf" for p in PARTS]
+        cases += [replace(c, part=p) for c in cases if c.impl == "esperf" and len(c.devices) == 1 for p in PARTS]
     return cases
 
 

@@ -36,6 +36,7 @@ def device_info(device) -> dict:
         "id": f"{device.platform}:{device.id}",
         "kind": device.device_kind,
         "platform": device.platform,
+        "process_index": getattr(device, "process_index", 0),
         "memory_bytes": (stats or {}).get("bytes_limit"),
     }
 

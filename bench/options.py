@@ -21,7 +21,14 @@ def add_options(parser) -> None:
     group.addoption(
         "--es-devices",
         default="all",
-        help="cpu, gpu, tpu, all, or JAX device ids platform:id such as cpu:0,gpu:1 (default: all)",
+        help="comma list of cpu, gpu, tpu, all (every such device, each alone), JAX device ids platform:id "
+        "such as cpu:0,gpu:1, or device sets one case is sharded over: cpu:0+1+2+3, gpu:all (default: all)",
+    )
+    group.addoption(
+        "--es-scaling",
+        default=None,
+        help="strong or weak: expand each platform's chosen devices into sets of 1, 2, 4, ... devices and all "
+        "of them; strong keeps each popsize, weak treats --es-pops as per-device popsizes (default: off)",
     )
     group.addoption("--es-phases", default="compile,runtime", help="compile, runtime or both (default: both)")
     group.addoption("--es-breakdown", action="store_true", help="also time ask, eval and tell alone")
@@ -47,9 +54,22 @@ def add_options(parser) -> None:
     )
     group.addoption(
         "--es-isolate",
-        default="process",
+        default=None,
         help="process: every runtime case and every compile round in a fresh worker process (true per-case "
-        "memory, cold compiles, crashes contained); none: everything in the pytest process (default: process)",
+        "memory, cold compiles, crashes contained); none: everything in the pytest process (default: process; "
+        "none under --es-distributed)",
+    )
+    group.addoption(
+        "--es-distributed",
+        default=None,
+        help="join a jax.distributed system: auto (Slurm, Open MPI, TPU pods, Kubernetes) or "
+        "HOST:PORT,NUM_PROCESSES,PROCESS_ID (default: $ESPERF_DISTRIBUTED, else a single process)",
+    )
+    group.addoption(
+        "--es-distributed-timeouts",
+        default="60,20,60",
+        help="seconds for jax.distributed: INIT (every process connected), HEARTBEAT (a silent process is "
+        "declared dead), SHUTDOWN (default: 60,20,60)",
     )
     group.addoption(
         "--es-case-timeout",

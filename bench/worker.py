@@ -68,7 +68,7 @@ def run(request: dict) -> dict:
     timing.disable_persistent_cache()
     blas = timing.limit_blas_threads(settings_dict.get("blas_threads", 1))
     if request["mode"] == "devices":
-        from bench.grid import visible_devices
+        from bench.devices import visible_devices
 
         return {"jax": jax_info(list(visible_devices().values())), "blas_threads": blas}
 
