@@ -107,6 +107,7 @@ def target_info(case: Case, target: Target, devices) -> dict:
         "num_params": target.num_params,
         "device_kind": devices[0].device_kind,
         "platform": devices[0].platform,
+        "num_processes": len({getattr(d, "process_index", 0) for d in devices}),
         "env_steps": target.env_steps,
     }
 

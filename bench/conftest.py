@@ -149,13 +149,22 @@ def pytest_configure(config):
             pytest.exit(f"esperf: {err}", returncode=pytest.ExitCode.INTERNAL_ERROR)
         if distributed.process_index() != 0:
             json_path = None  # process 0 writes the results
-    devices, jax_part, blas = _discover(isolation, settings, case_timeout)
+    found = {}
+
+    def discover():
+        found["devices"], found["jax"], found["blas"] = _discover(isolation, settings, case_timeout)
+        return found["devices"]
+
     try:
-        cases = build_cases(_distributed_defaults(getoption, devices) if spec else getoption, devices)
-        if spec:
-            _check_spans_every_process(cases, devices, distributed.process_count())
+        if spec:  # the default devices depend on the platforms found
+            discover()
+            cases = build_cases(_distributed_defaults(getoption, found["devices"]), found["devices"])
+            _check_spans_every_process(cases, found["devices"], distributed.process_count())
+        else:
+            cases = build_cases(getoption, discover)
     except ValueError as err:
         raise _usage(err) from None
+    devices, jax_part, blas = found["devices"], found["jax"], found["blas"]
     if any(c.impl == "evosax" for c in cases):
         from bench.peers import peers_available
 

@@ -172,8 +172,12 @@ def resolve_devices(text: str, visible, scaling: str | None = None) -> list[tupl
     return [(_set_spec(s, visible), s) for s in unique]
 
 
-def build_cases(getoption, visible: dict[str, object] | None = None) -> list[Case]:
-    """All cases for the ``--es-*`` options; ``getoption(name)`` reads one option's raw value."""
+def build_cases(getoption, visible=None) -> list[Case]:
+    """All cases for the ``--es-*`` options; ``getoption(name)`` reads one option's raw value.
+
+    ``visible`` is {device id: device or its description}, a function returning it (called
+    only once every other option is valid), or None for this process's jax devices.
+    """
     grid_name = getoption("es_grid")
     if grid_name not in GRIDS:
         raise ValueError(f"--es-grid: unknown grid {grid_name!r}; choose from {', '.join(GRIDS)}")
@@ -195,7 +199,8 @@ def build_cases(getoption, visible: dict[str, object] | None = None) -> list[Cas
     scaling = getoption("es_scaling")
     if scaling is not None and scaling not in SCALING:
         raise ValueError(f"--es-scaling: unknown value {scaling!r}; choose from {', '.join(SCALING)}")
-    visible = visible_devices() if visible is None else visible
+    # the devices last: every other option is checked before a (slow) device discovery
+    visible = visible_devices() if visible is None else visible() if callable(visible) else visible
     device_sets = resolve_devices(getoption("es_devices"), visible, scaling)
 
     cases = []

@@ -6,6 +6,7 @@ ESPERF_FAULT=sigkill-pop16  -> the process measuring a popsize-16 case kills its
 ESPERF_FAULT=hang-pop16     -> the process measuring a popsize-16 case sleeps forever
 ESPERF_FAULT=recompile      -> every runtime round also compiles a fresh function
 ESPERF_FAULT=no-peers       -> evosax and gymnax cannot be imported (as without the peers extra)
+ESPERF_FAULT_PROCESS=i      -> only process i of a distributed run (ESPERF_PROCESS_ID) gets the fault
 ESPERF_BACKENDS_FILE=PATH   -> at the end, the pytest process writes the jax backends it started
 """
 import json
@@ -22,6 +23,9 @@ if os.environ.get("ESPERF_FAULT") == "no-peers":
 def install_worker():
     """Patch esperf in this process according to ESPERF_FAULT."""
     fault = os.environ.get("ESPERF_FAULT", "")
+    only = os.environ.get("ESPERF_FAULT_PROCESS")
+    if only is not None and os.environ.get("ESPERF_PROCESS_ID") != only:
+        return
     import bench.cases
     import bench.timing
 
