@@ -123,14 +123,17 @@ def gpu_groups(n: int, per_process: int, visible: str | None) -> list[str]:
         pool = [str(g) for g in range(need)]
     if len(pool) < need:
         raise UsageError(
-            f"-n {n} --gpus-per-process {per_process} needs {need} GPUs; CUDA_VISIBLE_DEVICES={visible!r} has {len(pool)}"
+            f"-n {n} --gpus-per-process {per_process} needs {need} GPUs; "
+            f"CUDA_VISIBLE_DEVICES={visible!r} has {len(pool)}"
         )
     return [",".join(pool[i * per_process : (i + 1) * per_process]) for i in range(n)]
 
 
 def child_envs(args: argparse.Namespace, port: int, base: dict[str, str]) -> list[dict[str, str]]:
     """The environment of each process: the distributed spec, its index and its devices."""
-    gpus = gpu_groups(args.n, args.gpus_per_process, base.get("CUDA_VISIBLE_DEVICES")) if args.gpus_per_process else None
+    gpus = None
+    if args.gpus_per_process is not None:
+        gpus = gpu_groups(args.n, args.gpus_per_process, base.get("CUDA_VISIBLE_DEVICES"))
     envs = []
     for i in range(args.n):
         env = dict(base)
@@ -169,8 +172,11 @@ def _pump(stream, out, prefix: bytes, lock: threading.Lock) -> None:
         if not line.endswith(b"\n"):
             line += b"\n"
         with lock:
-            out.write(prefix + line)
-            out.flush()
+            try:
+                out.write(prefix + line)
+                out.flush()
+            except (BrokenPipeError, ValueError):  # our reader went away: keep draining the child
+                pass
     stream.close()
 
 
@@ -233,11 +239,15 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _say(message: str) -> None:
+    sys.stderr.write(f"launch: {message}\n")
+    sys.stderr.flush()
+
+
 def launch(args: argparse.Namespace, command: list[str]) -> int:
     """Run the N processes to the end; the launcher's exit status (see the module docstring)."""
     port = args.port if args.port is not None else free_port()
     envs = child_envs(args, port, dict(os.environ))
-    say = lambda msg: (sys.stderr.write(f"launch: {msg}\n"), sys.stderr.flush())  # noqa: E731
 
     def on_signal(sig, _frame):
         raise _Interrupted(sig)
@@ -265,7 +275,7 @@ def launch(args: argparse.Namespace, command: list[str]) -> int:
                 )
         except OSError as err:
             end_groups(procs, args.grace)
-            say(f"cannot start {command[0]!r}: {err.strerror or err}")
+            _say(f"cannot start {command[0]!r}: {err.strerror or err}")
             return NOT_FOUND_EXIT_CODE
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _ENDING_SIGNALS)  # a held signal raises here
@@ -285,7 +295,7 @@ def launch(args: argparse.Namespace, command: list[str]) -> int:
                 others = sum(c is None for c in codes)
                 end_groups(procs, args.grace)
                 _drain(threads)
-                say(f"{_describe(i, procs[i].pid, codes[i])}; ended the other {others} process(es)")
+                _say(f"{_describe(i, procs[i].pid, codes[i])}; ended the other {others} process(es)")
                 return codes[i] if codes[i] > 0 else 128 - codes[i]
             if all(c == 0 for c in codes):
                 end_groups(procs, args.grace)  # leftovers in the groups of processes that exited 0
@@ -295,7 +305,7 @@ def launch(args: argparse.Namespace, command: list[str]) -> int:
                 running = sum(c is None for c in codes)
                 end_groups(procs, args.grace)
                 _drain(threads)
-                say(f"deadline of {args.timeout:g} s passed; ended {running} running process(es)")
+                _say(f"deadline of {args.timeout:g} s passed; ended {running} running process(es)")
                 return DEADLINE_EXIT_CODE
             time.sleep(POLL_S)
     except _Interrupted as stop:
@@ -304,7 +314,7 @@ def launch(args: argparse.Namespace, command: list[str]) -> int:
         running = sum(p.poll() is None for p in procs)
         end_groups(procs, args.grace)
         _drain(threads)
-        say(f"got {_signal_name(stop.sig)}; ended {running} running process(es)")
+        _say(f"got {_signal_name(stop.sig)}; ended {running} running process(es)")
         return 128 + stop.sig
     finally:
         for s, handler in old.items():
@@ -322,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, command = parse_args(sys.argv[1:] if argv is None else argv)
         return launch(args, command)
     except UsageError as err:
-        sys.stderr.write(f"launch: {err}\n")
+        _say(str(err))
         return USAGE_EXIT_CODE
 
 

@@ -65,6 +65,23 @@ def _pids(text):
     return [int(p) for p in re.findall(r"pid (\d+)", text)]
 
 
+def _read_pids(proc, count, timeout=20.0):
+    """The first ``count`` pids that the launcher's children print ("pid N") on its stdout."""
+    pids, buf = [], b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while len(pids) < count and time.monotonic() < deadline:
+            if sel.select(timeout=0.5):
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                buf += chunk
+                pids = _pids(buf.decode())
+    assert len(pids) == count, buf
+    return pids
+
+
 CHILD = "import os, sys, time, signal; i = int(os.environ['ESPERF_PROCESS_ID']); "
 
 
@@ -128,7 +145,8 @@ def test_killed_by_signal_is_128_plus_signal_and_sigterm_is_escalated():
     )
     rc, out, err = run_launcher(["-n", "3", "--grace", "0.5", "--", PY, "-c", code])
     assert rc == 128 + signal.SIGTERM
-    assert re.search(r"^launch: process 1 \(pid \d+\) was killed by SIGTERM; ended the other 2 process\(es\)$", err, re.M)
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(r"launch: process 1 \(pid \d+\) was killed by SIGTERM; ended the other 2 process\(es\)", last)
     pids = _pids(out)
     assert len(pids) == 3 and all(_gone(p) for p in pids)
 
@@ -169,18 +187,7 @@ def test_sigterm_to_the_launcher_ends_the_children():
         start_new_session=True,
     )
     try:
-        pids, buf = [], b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            deadline = time.monotonic() + 20
-            while len(pids) < 2 and time.monotonic() < deadline:
-                if sel.select(timeout=0.5):
-                    chunk = os.read(proc.stdout.fileno(), 4096)
-                    if not chunk:
-                        break
-                    buf += chunk
-                    pids = _pids(buf.decode())
-        assert len(pids) == 2, buf
+        pids = _read_pids(proc, 2)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:
@@ -190,6 +197,31 @@ def test_sigterm_to_the_launcher_ends_the_children():
     assert proc.returncode == 128 + signal.SIGTERM
     assert err.decode().strip().splitlines()[-1] == "launch: got SIGTERM; ended 2 running process(es)"
     assert all(_gone(p) for p in pids)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_children_die_with_a_sigkilled_launcher():
+    code = CHILD + "print('pid', os.getpid(), flush=True); time.sleep(300)"
+    proc = subprocess.Popen(
+        [PY, "-m", "bench.launch", "-n", "2", "--", PY, "-c", code],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        pids = _read_pids(proc, 2)
+        os.kill(proc.pid, signal.SIGKILL)  # no cleanup of its own can run
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    alive = [p for p in pids if not _gone(p)]
+    for p in alive:  # the test's own cleanup: the children are in groups of their own
+        os.killpg(p, signal.SIGKILL)
+    assert alive == []
 
 
 @pytest.mark.parametrize(
@@ -202,7 +234,10 @@ def test_sigterm_to_the_launcher_ends_the_children():
         (["-n", "2", "--bogus", "--", "true"], "launch: unrecognized arguments: --bogus"),
         (["-n", "2", "--timeout", "0", "--", "true"], "launch: --timeout 0 is not allowed; give seconds > 0"),
         (["-n", "2", "--port", "70000", "--", "true"], "launch: --port 70000 is not allowed; give 1..65535"),
-        (["-n", "2", "--local-devices", "0", "--", "true"], "launch: --local-devices 0 is not allowed; give at least 1"),
+        (
+            ["-n", "2", "--local-devices", "0", "--", "true"],
+            "launch: --local-devices 0 is not allowed; give at least 1",
+        ),
         (
             ["-n", "2", "--gpus-per-process", "2", "--", "true"],
             "launch: -n 2 --gpus-per-process 2 needs 4 GPUs; CUDA_VISIBLE_DEVICES='0,1' has 2",
