@@ -4,6 +4,16 @@ Bad input (a file that is not esperf's benchmark JSON, another schema version, n
 an --out that would replace an input): one line on stderr naming the file and the
 problem, exit 2, nothing written. The report is built in a temporary folder next to
 --out and moved into place only when complete.
+
+Exit status (a public contract; CI scripts read it):
+
+- 0: report written / ``compare``: nothing slower
+- 1: ``compare`` only: something is slower (nothing else ever exits 1)
+- 2: bad input, including usage errors and, for ``compare``, no case in common
+- 3: an unexpected internal error (a bug): one line ``reports: internal error: <ExcType>: <msg>``
+  on stderr, no traceback
+- 141 (128 + SIGPIPE, as a shell reports a process killed by a closed pipe): stdout was
+  closed before everything was written (``... | head``); no verdict
 """
 from __future__ import annotations
 
@@ -17,6 +27,9 @@ import uuid
 from pathlib import Path
 
 from reports.load import BadInput, load
+from reports.schema import parse_peak_flops
+
+EXIT_OK, EXIT_SLOWER, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 141
 
 DEFAULT_RESULTS = "results"
 DEFAULT_OUT = os.path.join("reports", "out")
@@ -24,22 +37,26 @@ MARKERS = ("report.html", "summary.csv")  # an --out folder holding one of these
 
 
 def peak_flops_arg(text: str) -> dict[str, float]:
-    """``KIND=FLOPS`` (comma lists allowed): device kind or platform -> peak FLOP/s."""
-    out = {}
-    for item in (t.strip() for t in text.split(",")):
-        if not item:
-            continue
-        kind, sep, value = item.rpartition("=")
-        try:
-            flops = float(value)
-        except ValueError:
-            flops = -1.0
-        if not sep or not kind.strip() or not flops > 0 or flops == float("inf"):
-            raise argparse.ArgumentTypeError(f"{item!r} is not KIND=FLOPS with FLOPS > 0 (e.g. cpu=1.2e11)")
-        out[kind.strip()] = flops
+    """:func:`reports.schema.parse_peak_flops` as an argparse type (a usage error, exit 2, on bad text)."""
+    try:
+        out = parse_peak_flops(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     if not out:
-        raise argparse.ArgumentTypeError(f"{text!r} is not KIND=FLOPS")
+        raise argparse.ArgumentTypeError(f"{text!r} is not KIND=FLOPS (e.g. cpu=1.2e11)")
     return out
+
+
+def internal_error(err: BaseException) -> int:
+    """Say ``reports: internal error: <ExcType>: <msg>`` on one stderr line; return :data:`EXIT_INTERNAL`.
+
+    An unexpected exception is a bug, not a verdict: its own exit status (3) keeps CI from
+    reading it as "slower" (1) or "bad input" (2), and one line keeps CI logs readable.
+    """
+    msg = " ".join(str(err).split())
+    print(f"reports: internal error: {type(err).__name__}: {msg}" if msg else
+          f"reports: internal error: {type(err).__name__}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +139,8 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     machines = tables.machines(res)
     best = tables.best_devices(summary, failed)
     impls = tables.implementations(summary)
+    scaling = render.scaling_table(tables.scaling(summary))
+    memory = render.memory_table(tables.memory(summary))
     n = len(plots.PLOTS) + 3
     figures = []
     with Staging(out) as tmp:
@@ -155,12 +174,13 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
         render.write_html(
             tmp / "report.html", tmp, title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), cases=render.cases_table(summary), impls=impls,
+            scaling=scaling, memory=memory,
         )
         step += 1
         progress(step, n, "report.md")
         render.write_markdown(
             tmp / "report.md", title=title, meta=meta, machines=machines, best=render.best_table(best),
-            figures=figures, failed=render.failed_table(failed), impls=impls,
+            figures=figures, failed=render.failed_table(failed), impls=impls, scaling=scaling, memory=memory,
         )
     drawn = sum(f.skipped is None for f in figures)
     skipped = len(figures) - drawn
@@ -170,6 +190,10 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the report (or ``compare``); return the exit status (see the module docstring).
+
+    Usage errors raise ``SystemExit(2)`` (argparse).
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "compare":
         from reports.compare import main as compare_main
@@ -181,8 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         peaks.update(d)
     try:
         message = make_report(args.results or [DEFAULT_RESULTS], Path(args.out), peaks)
+        print(message)
     except BadInput as err:
         print(f"reports: {err}", file=sys.stderr)
-        return 2
-    print(message)
-    return 0
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        raise  # not a bug: __main__ answers it with EXIT_BROKEN_PIPE
+    except Exception as err:  # noqa: BLE001 - any other exception is a bug: exit 3, one line
+        return internal_error(err)
+    return EXIT_OK

@@ -1,27 +1,38 @@
-"""``python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01]``: the regression verdict.
+"""``python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01] [--cross-machine]``: the regression verdict.
 
 BASE and NEW are each a JSON file or a folder of them; the raw samples (``stats.data``)
-of one case found in several files of one side are pooled (CI interleaves several base
-and new runs). Cases are matched by impl, part, phase, strategy, env, popsize,
-num_evals, hidden and device_kind (plus the device id where a side has two devices of
-one kind on one host, plus the host where a side holds several hosts).
+of one case found in several files (runs) of one side are pooled (CI interleaves several
+base and new runs). Cases are matched on :func:`reports.load.case_key`, the key the
+report uses too: :data:`reports.schema.CASE_FIELDS` (impl, part, phase, strategy, env,
+popsize, num_evals, hidden, episode_length, unroll) plus the device identity (device_kind
+and num_devices), plus the device id where a side has two devices of one kind on a host,
+plus the host where a side holds several hosts.
+
+BASE and NEW must come from the same machine(s): the same hosts and the same device
+kinds. Otherwise compare refuses (exit 2, one line naming both sides' hosts and kinds),
+since a difference would measure the hardware, not the code; ``--cross-machine``
+compares them anyway, matching cases on everything but the host, with a warning.
 
 For every matched case: the ratio of medians NEW/BASE, its bootstrap confidence interval
-(``scipy.stats.bootstrap``, percentile method, level 1 - alpha) and the two-sided
-Mann-Whitney U test (``scipy.stats.mannwhitneyu``) of the two samples. Verdict:
+(percentile method, level 1 - alpha) and the two-sided Mann-Whitney U test
+(``scipy.stats.mannwhitneyu``) of the two samples. The interval resamples rounds
+(``scipy.stats.bootstrap``) where each side is one run; where a side holds two or more
+runs, it resamples that side's runs (a clustered bootstrap, see :func:`ratio_ci`),
+since rounds of one run share that run's machine state. Verdict:
 
 - ``slower`` when ratio > 1 + threshold and p < alpha (a regression: exit 1) and, where
   each side has several runs (files), every NEW run's median is above every BASE run's;
 - ``faster`` when ratio < 1 / (1 + threshold) and p < alpha (the same rule with the sides swapped);
+- ``unchanged`` otherwise; ``only in base`` / ``only in new`` for unmatched cases.
 
 Why the run rule: rounds of one run share that run's state of the machine, so rounds
 pooled from several runs are not independent and the rank test on them is
 over-confident when runs differ. Requiring the runs to agree (1 chance in 20 for 3 runs
 a side under no change) keeps CI quiet without hiding a real, consistent slowdown.
-- ``unchanged`` otherwise; ``only in base`` / ``only in new`` for unmatched cases.
 
-Exit 0 when nothing is slower, 1 when something is, 2 on bad input (unreadable files,
-no raw samples, no case in common).
+Exit status (see :mod:`reports.cli`): 0 nothing slower, 1 something slower, 2 bad input
+(unreadable files, no raw samples, different machines without --cross-machine, no case
+in common, usage errors), 3 an internal error (one line on stderr), 141 stdout closed early.
 """
 from __future__ import annotations
 
@@ -29,70 +40,63 @@ import argparse
 import math
 import sys
 import warnings
-from math import comb
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.load import BadInput, expand_paths, host_of, key_text, read_json
+from reports.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_SLOWER, internal_error
+from reports.load import BadInput, case_key, key_strings, key_text, load
 
-KEY = ("impl", "part", "phase", "strategy", "env", "popsize", "num_evals", "hidden", "device_kind")
-DEFAULTS = {"impl": "esperf", "part": "generation"}
 ORDER = {"faster": 0, "slower": 1, "unchanged": 2, "only in base": 3, "only in new": 3}
 N_RESAMPLES = 2000
 
 
-def load_side(paths: list[str], side: str) -> pd.DataFrame:
-    """One row per benchmark entry of one side: host, device, KEY fields, raw samples."""
+@dataclass
+class Side:
+    """One side of a comparison: its rows (one per benchmark entry, raw samples in ``samples``),
+    the hosts it ran on and the device kinds it used."""
+
+    name: str  # "BASE" or "NEW"
+    rows: pd.DataFrame
+    hosts: list[str]
+    kinds: list[str]
+
+    def describe(self) -> str:
+        return f"{self.name}: host {', '.join(self.hosts)}; devices {', '.join(self.kinds)}"
+
+
+def load_side(paths: list[str], side: str) -> Side:
+    """Read one side with :func:`reports.load.load`; every entry must have raw samples."""
     try:
-        files = expand_paths(paths)
+        res = load(paths)
     except BadInput as err:
         raise BadInput(err.where, f"{err.problem} ({side})") from None
-    rows = []
-    for f in files:
-        data = read_json(f)
-        host = host_of(f, data["machine_info"])
-        for i, b in enumerate(data["benchmarks"]):
-            info = b["extra_info"]
-            samples = b["stats"].get("data")
-            if samples is None:
-                raise BadInput(f, f"benchmark #{i} {b.get('name')!r} has no stats.data (raw samples); "
-                               "compare needs them (pytest-benchmark writes them with --benchmark-json)")
-            row = {k: info.get(k, DEFAULTS.get(k)) for k in KEY}
-            if row["device_kind"] is None:
-                row["device_kind"] = info.get("platform") or info.get("device")
-            row.update(host=host, device=info.get("device") or row["device_kind"], file=str(f),
-                       samples=np.asarray(samples, dtype=float))
-            rows.append(row)
-    df = pd.DataFrame(rows, columns=[*KEY, "host", "device", "file", "samples"])
-    if df.empty:
-        where = files[0] if len(files) == 1 else ", ".join(map(str, paths))
-        raise BadInput(where, f"no benchmark cases ({side})")
-    return df
+    rows = res.rows
+    missing = rows[rows["samples"].isna()]
+    if not missing.empty:
+        r = missing.iloc[0]
+        raise BadInput(r["file"], f"benchmark #{r['bench_index']} {r['name']!r} has no stats.data (raw samples); "
+                       "compare needs them (pytest-benchmark writes them with --benchmark-json)")
+    hosts = sorted({h for hs in res.machines["process_hosts"] for h in hs} | set(rows["host"].astype(str)))
+    kinds = sorted(set(rows["device_kind"].astype(str)))
+    return Side(side, rows, hosts, kinds)
 
 
-def key_columns(base: pd.DataFrame, new: pd.DataFrame) -> list[str]:
-    """KEY, plus device where a side has several devices of one kind on a host, plus host
-    where a side holds several hosts."""
-    cols = list(KEY)
-    if any(d.groupby(["host", "device_kind"])["device"].nunique().gt(1).any() for d in (base, new)):
-        cols.append("device")
-    if any(d["host"].nunique() > 1 for d in (base, new)):
-        cols.insert(0, "host")
-    return cols
+def different_machines(base: Side, new: Side) -> bool:
+    """True when the sides ran on different host sets or used different device kinds."""
+    return base.hosts != new.hosts or base.kinds != new.kinds
 
 
-def _pooled(df: pd.DataFrame, cols: list[str]) -> dict[tuple, dict]:
-    out: dict[tuple, dict] = {}
-    for i, key in enumerate(df[cols].map(key_text).itertuples(index=False, name=None)):
-        entry = out.setdefault(key, {"row": df.iloc[i], "samples": [], "files": set(), "runs": {}})
-        entry["samples"].append(df.iloc[i]["samples"])
-        entry["files"].add(df.iloc[i]["file"])
-        entry["runs"].setdefault(df.iloc[i]["file"], []).append(df.iloc[i]["samples"])
+def _pooled(df: pd.DataFrame, cols: list[str]) -> dict[str, dict]:
+    """Per case key: a representative row and the case's rounds per run (file)."""
+    out: dict[str, dict] = {}
+    for key, (_, row) in zip(key_strings(df, cols), df.iterrows()):
+        entry = out.setdefault(key, {"row": row, "runs": {}})
+        entry["runs"].setdefault(row["file"], []).append(row["samples"])
     for entry in out.values():
-        entry["samples"] = np.concatenate(entry["samples"])
-        entry["run_medians"] = [float(np.median(np.concatenate(r))) for r in entry["runs"].values()]
+        entry["runs"] = [np.concatenate(r) for r in entry["runs"].values()]
     return out
 
 
@@ -101,43 +105,85 @@ def _ratio_of_medians(new, base, axis=-1):
 
 
 def min_p_value(n: int, m: int) -> float:
-    """The smallest two-sided p the exact Mann-Whitney test can give for sample sizes n, m."""
-    return min(1.0, 2.0 / comb(n + m, n)) if n and m else 1.0
+    """The smallest two-sided p the exact Mann-Whitney test can give for sample sizes n, m.
 
-
-def compare_samples(
-    base: np.ndarray,
-    new: np.ndarray,
-    threshold: float,
-    alpha: float,
-    seed: int = 0,
-    base_runs: list[float] | None = None,
-    new_runs: list[float] | None = None,
-) -> dict:
-    """Ratio of medians NEW/BASE, its CI, the Mann-Whitney p-value and the verdict.
-
-    ``base_runs``/``new_runs`` are the per-run medians; with two or more runs on each
-    side a verdict also needs every run of one side beyond every run of the other.
+    ``2 / C(n + m, n)`` (both extreme rank orders), computed in log space with
+    ``math.lgamma`` so that any sample size works (C(2000, 1000) overflows a float).
     """
-    b_med, n_med = float(np.median(base)), float(np.median(new))
-    ratio = n_med / b_med if b_med > 0 else math.inf
-    lo = hi = math.nan
-    if len(base) >= 2 and len(new) >= 2 and b_med > 0:
+    if not (n and m):
+        return 1.0
+    log_comb = math.lgamma(n + m + 1) - math.lgamma(n + 1) - math.lgamma(m + 1)
+    return min(1.0, math.exp(math.log(2.0) - log_comb))
+
+
+def _bootstrap_medians(runs: list[np.ndarray], rng: np.random.Generator, n_resamples: int) -> np.ndarray:
+    """Bootstrap replicates of the median of one side's pooled rounds.
+
+    One run: resample its rounds with replacement. Two or more runs: the clustered
+    bootstrap (Davison & Hinkley 1997, *Bootstrap Methods and their Application*,
+    sec. 3.8, resampling the top-level units of hierarchical data): draw as many runs
+    as there are, with replacement, and take all rounds of the runs drawn.
+    """
+    if len(runs) == 1:
+        x = runs[0]
+        return np.median(x[rng.integers(0, len(x), size=(n_resamples, len(x)))], axis=1)
+    k = len(runs)
+    picks = rng.integers(0, k, size=(n_resamples, k))
+    if len({len(r) for r in runs}) == 1:  # equal run lengths: one vectorised draw
+        return np.median(np.stack(runs)[picks].reshape(n_resamples, -1), axis=1)
+    return np.array([np.median(np.concatenate([runs[j] for j in p])) for p in picks])
+
+
+def ratio_ci(base_runs: list[np.ndarray], new_runs: list[np.ndarray], alpha: float, seed: int = 0):
+    """Percentile bootstrap interval (level 1 - alpha) of median(NEW) / median(BASE).
+
+    Both sides one run: ``scipy.stats.bootstrap`` over the rounds. Otherwise each side
+    is resampled independently by :func:`_bootstrap_medians` (clustered where the side has
+    several runs), and the interval is the alpha/2 and 1 - alpha/2 percentiles of the
+    replicate ratios. (NaN, NaN) when a side has fewer than 2 rounds.
+    """
+    base, new = np.concatenate(base_runs), np.concatenate(new_runs)
+    if len(base) < 2 or len(new) < 2 or not np.median(base) > 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    if len(base_runs) == 1 and len(new_runs) == 1:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # degenerate (all-equal) samples warn; the interval is still right
             ci = stats.bootstrap(
                 (new, base), _ratio_of_medians, paired=False, vectorized=True, n_resamples=N_RESAMPLES,
-                confidence_level=1.0 - alpha, method="percentile", rng=np.random.default_rng(seed),
+                confidence_level=1.0 - alpha, method="percentile", rng=rng,
             ).confidence_interval
-        lo, hi = float(ci.low), float(ci.high)
+        return float(ci.low), float(ci.high)
+    ratios = _bootstrap_medians(new_runs, rng, N_RESAMPLES) / _bootstrap_medians(base_runs, rng, N_RESAMPLES)
+    lo, hi = np.percentile(ratios, [100.0 * alpha / 2, 100.0 * (1.0 - alpha / 2)])
+    return float(lo), float(hi)
+
+
+def compare_runs(base_runs: list[np.ndarray], new_runs: list[np.ndarray], threshold: float, alpha: float,
+                 seed: int = 0) -> dict:
+    """Ratio of medians NEW/BASE of the pooled rounds, its CI (:func:`ratio_ci`), the
+    Mann-Whitney p-value of the pooled rounds and the verdict.
+
+    ``base_runs``/``new_runs``: one array of rounds per run (file). With two or more runs
+    on each side a verdict also needs every run median of one side beyond every run median
+    of the other.
+    """
+    base_runs = [np.asarray(r, dtype=float) for r in base_runs]
+    new_runs = [np.asarray(r, dtype=float) for r in new_runs]
+    base, new = np.concatenate(base_runs), np.concatenate(new_runs)
+    b_med, n_med = float(np.median(base)), float(np.median(new))
+    ratio = n_med / b_med if b_med > 0 else math.inf
+    lo, hi = ratio_ci(base_runs, new_runs, alpha, seed)
     if np.ptp(np.concatenate([base, new])) == 0:
         p = 1.0  # every sample equal: no evidence of a difference
     else:
         p = float(stats.mannwhitneyu(new, base, alternative="two-sided").pvalue)
     significant = p < alpha
-    several_runs = len(base_runs or ()) >= 2 and len(new_runs or ()) >= 2
-    runs_slower = not several_runs or min(new_runs) > max(base_runs)
-    runs_faster = not several_runs or max(new_runs) < min(base_runs)
+    b_runs = [float(np.median(r)) for r in base_runs]
+    n_runs = [float(np.median(r)) for r in new_runs]
+    several_runs = len(b_runs) >= 2 and len(n_runs) >= 2
+    runs_slower = not several_runs or min(n_runs) > max(b_runs)
+    runs_faster = not several_runs or max(n_runs) < min(b_runs)
     if significant and ratio > 1.0 + threshold and runs_slower:
         verdict = "slower"
     elif significant and ratio < 1.0 / (1.0 + threshold) and runs_faster:
@@ -146,15 +192,28 @@ def compare_samples(
         verdict = "unchanged"
     return {"base_median": b_med, "new_median": n_med, "ratio": ratio, "ci_low": lo, "ci_high": hi, "p": p,
             "verdict": verdict, "n_base": len(base), "n_new": len(new),
+            "runs_base": len(base_runs), "runs_new": len(new_runs),
             "underpowered": min_p_value(len(base), len(new)) >= alpha}
 
 
-def case_label(row, cols) -> str:
+def compare_samples(base, new, threshold: float, alpha: float, seed: int = 0) -> dict:
+    """:func:`compare_runs` for one run a side."""
+    return compare_runs([base], [new], threshold, alpha, seed)
+
+
+def case_label(row, cols, varying: set[str]) -> str:
+    """Short text naming a case; ``varying``: optional fields that differ across the compared cases."""
     parts = [str(row["phase"]), str(row["strategy"]), str(row["env"]), f"pop{_g(row['popsize'])}",
              f"evals{_g(row['num_evals'])}"]
     if not pd.isna(row["hidden"]):
         parts.append(f"h{_g(row['hidden'])}")
+    if "episode_length" in varying and not pd.isna(row["episode_length"]):
+        parts.append(f"len{_g(row['episode_length'])}")
+    if key_text(row["unroll"]) not in ("", "1"):
+        parts.append(f"unroll{_g(row['unroll'])}")
     parts.append(str(row["device_kind"]))
+    if key_text(row["num_devices"]) not in ("", "1"):
+        parts.append(f"x{_g(row['num_devices'])}")
     if "device" in cols:
         parts.append(str(row["device"]))
     if row["part"] != "generation":
@@ -170,25 +229,33 @@ def _g(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
 
 
-def compare(base: pd.DataFrame, new: pd.DataFrame, threshold: float = 0.10, alpha: float = 0.01) -> pd.DataFrame:
-    """One row per case of either side, sorted: faster, slower, unchanged, only in one side."""
-    cols = key_columns(base, new)
-    b, n = _pooled(base, cols), _pooled(new, cols)
+def compare(base: Side, new: Side, threshold: float = 0.10, alpha: float = 0.01,
+            cross_machine: bool = False) -> pd.DataFrame:
+    """One row per case of either side, sorted: faster, slower, unchanged, only in one side.
+
+    Cases are matched on :func:`reports.load.case_key` of both sides, without the host
+    when ``cross_machine``.
+    """
+    cols = case_key([base.rows, new.rows], hosts=not cross_machine)
+    b, n = _pooled(base.rows, cols), _pooled(new.rows, cols)
+    both = pd.concat([base.rows, new.rows])
+    varying = {c for c in ("episode_length",) if both[c].map(key_text).nunique() > 1}
     out = []
     for i, key in enumerate(dict.fromkeys([*b, *n])):
         row = (b.get(key) or n.get(key))["row"]
-        rec = {"case": case_label(row, cols), **{c: row[c] for c in cols}}
+        rec = {"case": case_label(row, cols, varying), **{c: row[c] for c in cols}}
         if key in b and key in n:
-            rec.update(compare_samples(b[key]["samples"], n[key]["samples"], threshold, alpha, seed=i,
-                                       base_runs=b[key]["run_medians"], new_runs=n[key]["run_medians"]))
+            rec.update(compare_runs(b[key]["runs"], n[key]["runs"], threshold, alpha, seed=i))
         else:
             side = b if key in b else n
-            med = float(np.median(side[key]["samples"]))
+            med = float(np.median(np.concatenate(side[key]["runs"])))
+            count = sum(map(len, side[key]["runs"]))
             rec.update(base_median=med if key in b else math.nan, new_median=med if key in n else math.nan,
                        ratio=math.nan, ci_low=math.nan, ci_high=math.nan, p=math.nan,
                        verdict="only in base" if key in b else "only in new",
-                       n_base=len(b[key]["samples"]) if key in b else 0,
-                       n_new=len(n[key]["samples"]) if key in n else 0, underpowered=False)
+                       n_base=count if key in b else 0, n_new=count if key in n else 0,
+                       runs_base=len(side[key]["runs"]) if key in b else 0,
+                       runs_new=len(side[key]["runs"]) if key in n else 0, underpowered=False)
         out.append(rec)
     df = pd.DataFrame(out)
     df["_order"] = df["verdict"].map(ORDER)
@@ -261,7 +328,8 @@ def _number_in(name: str, lo: float, hi: float, lo_open: bool = False, hi_open: 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m reports compare",
-        description="Compare the raw samples of two sets of esperf results; exit 1 on a significant slowdown.",
+        description="Compare the raw samples of two sets of esperf results. Exit 0: nothing slower; "
+        "1: something slower; 2: bad input or usage; 3: internal error.",
     )
     p.add_argument("base", metavar="BASE", help="JSON file or folder of JSON files (samples of a case pooled)")
     p.add_argument("new", metavar="NEW", help="JSON file or folder of JSON files (samples of a case pooled)")
@@ -269,26 +337,46 @@ def build_parser() -> argparse.ArgumentParser:
                    help="relative change that counts, e.g. 0.10 = 10%% slower (default: 0.10)")
     p.add_argument("--alpha", type=_number_in("--alpha", 0.0, 1.0, lo_open=True, hi_open=True), default=0.01,
                    help="significance level of the Mann-Whitney U test (default: 0.01)")
+    p.add_argument("--cross-machine", action="store_true",
+                   help="compare BASE and NEW even when they come from different hosts or device kinds "
+                   "(matching cases on everything but the host); this compares hardware, not code")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        base = load_side([args.base], "BASE")
-        new = load_side([args.new], "NEW")
-        result = compare(base, new, args.threshold, args.alpha)
-        if not result["verdict"].isin(["slower", "faster", "unchanged"]).any():
-            raise BadInput(f"{args.base} vs {args.new}", "no case of BASE matches a case of NEW "
-                           "(different grids, devices or hosts?)")
-    except BadInput as err:
-        print(f"reports: {err}", file=sys.stderr)
-        return 2
+def _run(args) -> int:
+    base = load_side([args.base], "BASE")
+    new = load_side([args.new], "NEW")
+    if different_machines(base, new):
+        if not args.cross_machine:
+            raise BadInput(f"{args.base} vs {args.new}",
+                           f"BASE and NEW come from different machines ({base.describe()} | {new.describe()}); "
+                           "timing one against the other compares hardware, not code "
+                           "(pass --cross-machine to compare them anyway)")
+        print(f"reports: warning: --cross-machine: {base.describe()} | {new.describe()}; "
+              "this compares hardware, not code", file=sys.stderr)
+    result = compare(base, new, args.threshold, args.alpha, cross_machine=args.cross_machine)
+    if not result["verdict"].isin(["slower", "faster", "unchanged"]).any():
+        raise BadInput(f"{args.base} vs {args.new}", "no case of BASE matches a case of NEW "
+                       "(different grids, devices or hosts?)")
     print(f"esperf compare: BASE {args.base} ({int(result['n_base'].gt(0).sum())} cases) vs "
           f"NEW {args.new} ({int(result['n_new'].gt(0).sum())} cases)")
     print(format_table(result, args.alpha))
     print(summary_line(result, args.threshold, args.alpha))
-    return 1 if result["verdict"].eq("slower").any() else 0
+    return EXIT_SLOWER if result["verdict"].eq("slower").any() else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison; return the exit status (0, 1, 2 or 3; usage errors raise SystemExit(2))."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(args)
+    except BadInput as err:
+        print(f"reports: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        raise  # not a bug: reports.__main__ answers it with its own status (141)
+    except Exception as err:  # noqa: BLE001 - anything else is a bug: exit 3 and one line, never 1
+        return internal_error(err)
 
 
 if __name__ == "__main__":  # pragma: no cover

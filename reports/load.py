@@ -17,12 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SCHEMA_VERSION = 1
+from reports.schema import CASE_DEFAULTS, CASE_FIELDS, SCHEMA_VERSION
+
 PHASES = ("compile", "runtime")
-# What makes a case on one device: the fields a benchmark row is identified by.
-CASE_FIELDS = ("impl", "part", "phase", "strategy", "env", "popsize", "num_evals", "hidden", "episode_length", "unroll")
 REQUIRED = ("strategy", "env", "popsize", "num_evals")
-DEFAULTS = {"impl": "esperf", "part": "generation"}
+# Device-set fields of rows written before sharding existed: one device, one process.
+DEVICE_DEFAULTS = {"num_devices": 1, "num_processes": 1}
+# What identifies the device (set) a case ran on, besides the host and the device id.
+DEVICE_FIELDS = ("device_kind", "num_devices")
+# extra_info fields that may hold one value per round: reported as <field>_median too.
+PER_ROUND = ("trace_s", "lower_s", "compile_s", "backend_init_s")
 
 
 class BadInput(Exception):
@@ -170,9 +174,44 @@ def _cell(value):
 
 
 def _median_of_list(value) -> float:
+    """The median of a list of numbers, a lone number as it is, else NaN."""
+    if _is_number(value):
+        return float(value)
     if isinstance(value, list) and value and all(_is_number(x) for x in value):
         return float(np.median(value))
     return np.nan
+
+
+def case_key(frames, *, hosts: bool = True) -> list[str]:
+    """The columns that identify one case on one device (set), for the report and ``compare``.
+
+    :data:`reports.schema.CASE_FIELDS` plus the device identity (:data:`DEVICE_FIELDS`:
+    device kind and number of devices); plus ``device`` (the id or device-set spec) where a
+    frame has two device ids of one kind and size on one host; plus ``host`` (first) where
+    a frame holds several hosts and ``hosts`` is true. ``frames``: the row tables whose
+    cases are matched (one for a report, BASE and NEW for a comparison), each with
+    ``host``, ``device`` and the key columns (as :func:`load` makes them).
+    """
+    cols = [*CASE_FIELDS, *DEVICE_FIELDS]
+    by = ["host", *DEVICE_FIELDS]
+
+    def two_ids_of_one_kind(d: pd.DataFrame) -> bool:
+        k = pd.DataFrame({c: d[c].map(key_text) for c in [*by, "device"]})
+        return bool(k.groupby(by)["device"].nunique().gt(1).any())
+
+    if any(two_ids_of_one_kind(d) for d in frames if not d.empty):
+        cols.append("device")
+    if hosts and any(d["host"].nunique() > 1 for d in frames):
+        cols.insert(0, "host")
+    return cols
+
+
+def key_strings(df: pd.DataFrame, cols) -> pd.Series:
+    """One text key per row of ``df`` over ``cols`` (see :func:`key_text`; a missing column is '')."""
+    if df.empty:
+        return pd.Series([], index=df.index, dtype=object)
+    parts = [df[c].map(key_text) if c in df else pd.Series("", index=df.index) for c in cols]
+    return pd.concat(parts, axis=1).agg("\x1f".join, axis=1)
 
 
 def load(paths) -> Results:
@@ -185,15 +224,15 @@ def load(paths) -> Results:
         mi = data["machine_info"]
         host = host_of(f, mi)
         machines.append(_machine_row(f, host, data))
-        for b in data["benchmarks"]:
+        for i, b in enumerate(data["benchmarks"]):
             info = b["extra_info"]
             for k in info:
                 extra_keys.setdefault(k, None)
             row = {k: _cell(v) for k, v in info.items()}
-            for k, v in DEFAULTS.items():
+            for k, v in {**CASE_DEFAULTS, **DEVICE_DEFAULTS}.items():
                 if pd.isna(row.get(k, np.nan)):
                     row[k] = v
-            for k in ("trace_s", "lower_s", "compile_s"):
+            for k in PER_ROUND:
                 if k in info:
                     row[f"{k}_median"] = _median_of_list(info[k])
             if pd.isna(row.get("device_kind", np.nan)):
@@ -205,6 +244,7 @@ def load(paths) -> Results:
             row.update(
                 host=host,
                 file=str(f),
+                bench_index=i,
                 name=b.get("name"),
                 samples=np.asarray(data_s, dtype=float) if data_s is not None else None,
                 stats_median=float(stats["median"]) if _is_number(stats.get("median")) else np.nan,
@@ -241,6 +281,7 @@ def _machine_row(path: Path, host: str, data: dict) -> dict:
     mi = data["machine_info"]
     cpu = mi.get("cpu") if isinstance(mi.get("cpu"), dict) else {}
     devices = mi.get("devices") if isinstance(mi.get("devices"), list) else []
+    processes = mi.get("processes") if isinstance(mi.get("processes"), list) else []
     return {
         "host": host,
         "file": str(path),
@@ -253,5 +294,8 @@ def _machine_row(path: Path, host: str, data: dict) -> dict:
         "jax_version": mi.get("jax_version"),
         "jaxlib_version": mi.get("jaxlib_version"),
         "devices": [d for d in devices if isinstance(d, dict)],
+        # hosts of a multi-process run (machine_info.processes[*].hostname), this file's host first
+        "process_hosts": list(dict.fromkeys([host, *(str(p["hostname"]) for p in processes
+                                                     if isinstance(p, dict) and p.get("hostname"))])),
         "datetime": data.get("datetime"),
     }

@@ -139,6 +139,19 @@ def nice_log_axis(axis, lo: float, hi: float, unit: str = "", compact: bool = Fa
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
+def spaced_ticks(values, min_ratio: float = 1.6) -> list[float]:
+    """The values that get a tick on a log axis: powers of ten first, then the rest in
+    ascending order, each kept only if at least ``min_ratio`` away from every kept one
+    (so that labels such as 800 and 1k never overlap)."""
+    vals = sorted({float(v) for v in values if v > 0})
+    decade = [v for v in vals if abs(np.log10(v) - round(np.log10(v))) < 1e-9]
+    kept: list[float] = []
+    for v in decade + [v for v in vals if v not in decade]:
+        if all(max(v, k) / min(v, k) >= min_ratio for k in kept):
+            kept.append(v)
+    return sorted(kept)
+
+
 def line_facets(
     df: pd.DataFrame, y: str, lo: str, hi: str, ylabel: str, title: str, style: Style, ref: float | None = None,
     phase: str = "runtime", y_unit: str = "", compact: bool = False,
@@ -165,6 +178,7 @@ def line_facets(
         margin_titles=True, sharex=True, sharey=True, despine=False,
     )
     multi_impl = df["impl"].nunique() > 1
+    banded = bool(df[lo].notna().any())
 
     def draw(data, **_):
         ax = plt.gca()
@@ -199,7 +213,7 @@ def line_facets(
         values = pd.concat([values, pd.Series([ref])])
     nice_log_axis(g.axes.flat[0].yaxis, values.min(), values.max(), y_unit, compact)
     pops = sorted(set(df["popsize"].astype(float)) | set(fail["popsize"].astype(float)))
-    g.axes.flat[0].xaxis.set_major_locator(matplotlib.ticker.FixedLocator(pops))
+    g.axes.flat[0].xaxis.set_major_locator(matplotlib.ticker.FixedLocator(spaced_ticks(pops)))
     g.axes.flat[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _fmt_count(v)))
     g.axes.flat[0].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     labels = [lab for lab in style.palette if lab in set(df["device_label"])]
@@ -208,7 +222,8 @@ def line_facets(
         for impl in [i for i in style.impls if i in set(df["impl"])]:
             ls, marker = style.impl_style(impl)
             handles.append(Line2D([], [], color="0.25", ls=ls, marker=marker, lw=1.5, label=f"impl: {impl}"))
-    handles.append(Patch(color="0.6", alpha=0.35, label="IQR (q1–q3 of the rounds)"))
+    if banded:
+        handles.append(Patch(color="0.6", alpha=0.35, label="IQR (q1–q3 of the rounds)"))
     if ref is not None:
         handles.append(Line2D([], [], color="0.35", ls=":", lw=1.2, label=f"parity ({ref:g}{y_unit})"))
     if not fail.empty:
@@ -288,6 +303,94 @@ def pct_of_peak_vs_popsize(summary, style):
     peak_text = "; ".join(f"{r.device_label} = {_fmt_unit(r.peak_flops, 'FLOP/s')}" for r in peaks.itertuples())
     return line_facets(d, "pct_of_peak", "lo", "hi", "% of peak FLOP/s",
                        f"Achieved FLOP/s as a percentage of each device's peak (peak: {peak_text})", style)
+
+
+def memory_vs_popsize(summary, style):
+    """Case memory (peak - baseline of the worker) vs population size, one line per device."""
+    d = summary[summary["part"].eq("generation")].copy()
+    d["case_memory_bytes"] = pd.to_numeric(d.get("case_memory_bytes"), errors="coerce")
+    d = d[d["case_memory_bytes"].notna()]
+    if d.empty:
+        return ("no row has baseline_memory_bytes (results written before per-case memory was measured), "
+                "so no case memory (peak - baseline)")
+    phases = d["phase"].unique()
+    d = d[d["phase"].eq("runtime")] if "runtime" in phases else d  # one value per case: the runtime worker's
+    d["lo"] = d["hi"] = np.nan  # one value per case: no band
+    sources = ", ".join(sorted(d["memory_source"].dropna().astype(str).unique())) if "memory_source" in d else "?"
+    return line_facets(d, "case_memory_bytes", "lo", "hi", "case memory [bytes]",
+                       "Memory a case needs: the worker's peak − its baseline after backend start-up "
+                       f"(source: {sources})", style,
+                       phase=str(d["phase"].iloc[0]), y_unit="B", compact=True)
+
+
+def _scaling_panel(df: pd.DataFrame, mode: str) -> pd.Series:
+    pop = df["series_popsize"].map(lambda v: f"pop {v:g}" + ("" if mode == "strong" else " per device"))
+    impl = df["impl"].map(lambda v: "" if v == "esperf" else f" · {v}")
+    return (df["strategy"].astype(str) + " · " + df["env"].astype(str) + " · "
+            + df["num_evals"].map(lambda v: f"{v:g}") + " evals" + _variant(df) + impl + "\n" + pop)
+
+
+def scaling(summary, style, mode: str):
+    """Env steps/s and parallel efficiency vs number of devices (:func:`reports.tables.scaling`),
+    one panel pair per case, one line per host and platform; dashed: ideal (linear) scaling."""
+    d = tables.scaling(summary)
+    d = d[d["mode"].eq(mode)].copy()
+    if d.empty or d["num_devices"].nunique() < 2:
+        return (f"no {mode}-scaling series (rows with extra_info.scaling = {mode!r} on two or more device "
+                "counts, with a 1-device reference)")
+    d["series"] = d["host"].astype(str) + " · " + d["platform"].astype(str)
+    d["panel"] = _scaling_panel(d, mode)
+    d["efficiency_pct"] = 100.0 * d["efficiency"]
+    series = list(dict.fromkeys(d.sort_values(["host", "platform"])["series"]))
+    colors = dict(zip(series, sns.color_palette("colorblind" if len(series) <= 10 else "husl", len(series))))
+    panels = list(dict.fromkeys(d["panel"]))
+    fig, axes = plt.subplots(len(panels), 2, figsize=(10.5, 3.4 * len(panels) + 0.6), squeeze=False)
+    ns = sorted(d["num_devices"].unique())
+    for (ax_t, ax_e), panel in zip(axes, panels):
+        p = d[d["panel"].eq(panel)]
+        for name, s in p.groupby("series", sort=False):
+            s = s.sort_values("num_devices")
+            ideal = s["ref_env_steps_per_s"].iloc[0] * s["num_devices"]
+            ax_t.plot(s["num_devices"], ideal, color=colors[name], ls="--", lw=1.1, alpha=0.8)
+        sns.lineplot(data=p, x="num_devices", y="env_steps_per_s", hue="series", palette=colors, marker="o",
+                     markersize=7, lw=2, ax=ax_t, legend=False, errorbar=None)
+        sns.lineplot(data=p, x="num_devices", y="efficiency_pct", hue="series", palette=colors, marker="o",
+                     markersize=7, lw=2, ax=ax_e, legend=False, errorbar=None)
+        ax_e.axhline(100.0, color="0.35", ls="--", lw=1.1, zorder=0)
+        ax_t.set_yscale("log")
+        t = pd.concat([p["env_steps_per_s"], p["ref_env_steps_per_s"] * p["num_devices"]])
+        nice_log_axis(ax_t.yaxis, float(t.min()), float(t.max()), compact=True)
+        ax_e.set_ylim(0, max(110.0, float(p["efficiency_pct"].max()) * 1.08))
+        ax_e.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}%"))
+        for ax in (ax_t, ax_e):
+            ax.set_xscale("log", base=2)
+            ax.set_xlim(min(ns) / 1.3, max(ns) * 1.3)
+            ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ns))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set_xlabel("number of devices")
+            ax.grid(True, which="major", color="0.85", lw=0.7)
+        ax_t.set_ylabel("env steps / s")
+        ax_e.set_ylabel("parallel efficiency")
+        ax_t.set_title(panel, fontsize=10, loc="left")
+        ax_e.set_title("throughput / (n × 1-device throughput)", fontsize=10, loc="left")
+    handles = [Line2D([], [], color=colors[s], marker="o", lw=2, label=s) for s in series]
+    handles.append(Line2D([], [], color="0.35", ls="--", lw=1.1, label="ideal (linear) scaling"))
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, len(handles)),
+               frameon=False)
+    fig.tight_layout()
+    what = ("fixed population, more devices" if mode == "strong"
+            else "fixed population per device, more devices")
+    _title(fig, f"{mode.capitalize()} scaling ({what}): throughput and parallel efficiency", style)
+    return fig
+
+
+def scaling_strong(summary, style):
+    return scaling(summary, style, "strong")
+
+
+def scaling_weak(summary, style):
+    return scaling(summary, style, "weak")
 
 
 def _row_label(df: pd.DataFrame) -> pd.Series:
@@ -428,6 +531,9 @@ PLOTS = [
     PlotSpec("flops_vs_popsize", "Achieved FLOP/s: XLA cost-analysis FLOPs of a generation over its median runtime.", flops_vs_popsize),
     PlotSpec("pct_of_peak_vs_popsize", "Achieved FLOP/s as % of the device's peak (from the JSON or --peak-flops).", pct_of_peak_vs_popsize),
     PlotSpec("breakdown_ask_eval_tell", "Share of ask, eval and tell (each timed alone) in their sum, with absolute times.", breakdown),
+    PlotSpec("memory", "Case memory (the worker's peak minus its baseline after backend start-up) vs population size (log-log), one line per device.", memory_vs_popsize),
+    PlotSpec("scaling_strong", "Strong scaling: env steps/s and parallel efficiency vs number of devices at a fixed population size, per host and platform; dashed: ideal.", scaling_strong),
+    PlotSpec("scaling_weak", "Weak scaling: env steps/s and parallel efficiency vs number of devices at a fixed population per device, per host and platform; dashed: ideal.", scaling_weak),
 ]
 
 

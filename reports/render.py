@@ -38,6 +38,21 @@ def fmt_count(x) -> str:
     return f"{x:.3g}"
 
 
+def fmt_bytes(x) -> str:
+    """Bytes in binary units (KiB = 1024 B), 3 significant digits; '' for missing."""
+    if x is None or pd.isna(x):
+        return ""
+    x = float(x)
+    for div, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if abs(x) >= div:
+            return f"{x / div:.3g} {unit}"
+    return f"{x:.0f} B"
+
+
+def fmt_pct(x) -> str:
+    return "" if x is None or pd.isna(x) else f"{100.0 * float(x):.0f}%"
+
+
 def fmt_ratio(x) -> str:
     return "" if x is None or pd.isna(x) else f"{float(x):.3g}×"
 
@@ -128,6 +143,54 @@ def cases_table(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _case_text(r) -> str:
+    bits = [str(r["phase"]) if "phase" in r else "", str(r["strategy"]), str(r["env"]), f"{_num(r['num_evals'])} evals"]
+    if r.get("impl") not in (None, "esperf") and not pd.isna(r.get("impl")):
+        bits.append(f"[{r['impl']}]")
+    return " ".join(b for b in bits if b)
+
+
+def memory_table(mem: pd.DataFrame) -> pd.DataFrame:
+    """``tables.memory`` with units: case, device, popsize, baseline, peak, peak - baseline, source."""
+    cols = ["case", "device", "popsize", "baseline", "peak", "peak − baseline", "source"]
+    if mem.empty:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(
+        {
+            "case": [_case_text(r) for _, r in mem.iterrows()],
+            "device": mem["device_label"],
+            "popsize": mem["popsize"].map(_num),
+            "baseline": mem["baseline_memory_bytes"].map(fmt_bytes),
+            "peak": mem["peak_memory_bytes"].map(fmt_bytes),
+            "peak − baseline": mem["case_memory_bytes"].map(fmt_bytes),
+            "source": mem["memory_source"].fillna(""),
+        },
+        columns=cols,
+    )
+
+
+def scaling_table(sc: pd.DataFrame) -> pd.DataFrame:
+    """``tables.scaling`` with units: case, devices, num_devices, env steps/s, speedup, efficiency."""
+    cols = ["scaling", "case", "devices", "num_devices", "popsize", "env steps / s", "speedup over 1 device",
+            "efficiency"]
+    if sc.empty:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(
+        {
+            "scaling": sc["mode"],
+            "case": [_case_text(r) + (f" · pop {_num(r['series_popsize'])}" if r["mode"] == "strong"
+                                      else f" · {_num(r['series_popsize'])} per device") for _, r in sc.iterrows()],
+            "devices": sc["device_label"],
+            "num_devices": sc["num_devices"].map(lambda v: f"{v:g}"),
+            "popsize": sc["popsize"].map(_num),
+            "env steps / s": sc["env_steps_per_s"].map(fmt_count),
+            "speedup over 1 device": sc["speedup"].map(fmt_ratio),
+            "efficiency": sc["efficiency"].map(fmt_pct),
+        },
+        columns=cols,
+    )
+
+
 def markdown_table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_none_\n"
@@ -161,6 +224,18 @@ code{background:#f4f4f4;padding:0 .25em}
 """
 
 
+SCALING_NOTE = (
+    "Sharded runs of one case on 1, 2, 4, ... devices of one host and platform. Strong scaling keeps "
+    "the population fixed, weak scaling the population per device. Speedup = env steps/s on n devices over "
+    "the same case's env steps/s on one device; parallel efficiency = speedup / n (100% = linear scaling)."
+)
+MEMORY_NOTE = (
+    "Baseline: the benchmark worker's memory after the backend started, before the case built anything; "
+    "peak: its peak while the case ran; peak − baseline: what the case itself needed "
+    "(device_memory_stats on GPU/TPU, the process's peak RSS on CPU). No baseline in files written "
+    "before per-case memory was measured."
+)
+
 IMPLS_NOTE = (
     "The same case (one generation, runtime phase) run by esperf and by a peer stack such as evosax + gymnax "
     "(pytest bench --es-impls esperf,evosax); <peer>_over_esperf is the peer's median over esperf's. "
@@ -171,7 +246,8 @@ IMPLS_NOTE = (
 
 def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machines: pd.DataFrame,
                best: pd.DataFrame, figures: list[Figure], failed: pd.DataFrame, cases: pd.DataFrame,
-               impls: pd.DataFrame | None = None) -> None:
+               impls: pd.DataFrame | None = None, scaling: pd.DataFrame | None = None,
+               memory: pd.DataFrame | None = None) -> None:
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -189,6 +265,11 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
     ]
     if impls is not None and not impls.empty:
         parts += ["<h2>esperf against other implementations</h2>", f"<p>{e(IMPLS_NOTE)}</p>", html_table(impls_table(impls))]
+    if scaling is not None and not scaling.empty:
+        parts += ["<h2>Scaling over devices</h2>", f"<p>{e(SCALING_NOTE)}</p>", html_table(scaling)]
+    if memory is not None and not memory.empty:
+        parts += [f"<h2>Memory per case ({len(memory)})</h2>", f"<p>{e(MEMORY_NOTE)}</p>",
+                  "<details><summary>show the table</summary>", html_table(memory), "</details>"]
     parts += [
         "<h2>Plots</h2>",
     ]
@@ -214,13 +295,18 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
 
 
 def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.DataFrame, best: pd.DataFrame,
-                   figures: list[Figure], failed: pd.DataFrame, impls: pd.DataFrame | None = None) -> None:
+                   figures: list[Figure], failed: pd.DataFrame, impls: pd.DataFrame | None = None,
+                   scaling: pd.DataFrame | None = None, memory: pd.DataFrame | None = None) -> None:
     lines = [f"# {title}", "", *[f"{m}  " for m in meta], "", "## Machines", "", markdown_table(machines),
              "## Best device per case", "",
              "Runtime of one whole generation (median of the rounds); the fastest device of every case.", "",
              markdown_table(best)]
     if impls is not None and not impls.empty:
         lines += ["## esperf against other implementations", "", IMPLS_NOTE, "", markdown_table(impls_table(impls))]
+    if scaling is not None and not scaling.empty:
+        lines += ["## Scaling over devices", "", SCALING_NOTE, "", markdown_table(scaling)]
+    if memory is not None and not memory.empty:
+        lines += [f"## Memory per case ({len(memory)})", "", MEMORY_NOTE, "", markdown_table(memory)]
     lines += ["## Plots", ""]
     for fig in figures:
         if fig.skipped:

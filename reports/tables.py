@@ -12,18 +12,28 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from reports.load import CASE_FIELDS, Results, key_text
+from reports.load import CASE_FIELDS, Results, case_key, key_strings, key_text
 
-ID = ("host", "device") + CASE_FIELDS
-# The reference for "speedup over the CPU": the same case on the same host's CPU.
+# The reference for "speedup over the CPU": the same case on the same host's single CPU device.
 SPEEDUP_KEY = ("host",) + CASE_FIELDS
+# The 1-device reference of a scaling row (Amdahl/Gustafson speedup and parallel efficiency):
+# the same host, platform and case on one device; the population size matched apart
+# (strong scaling: the same popsize; weak scaling: the same popsize per device).
+SCALING_KEY = ("host", "platform", "impl", "strategy", "env", "num_evals", "hidden", "episode_length", "unroll")
+SCALING_MODES = ("strong", "weak")
 FIRST_COLUMNS = [
-    "host", "device_label", "device", "device_kind", "platform", "impl", "part", "phase", "strategy", "env",
-    "popsize", "num_evals", "hidden", "episode_length", "num_params", "median", "iqr", "q1", "q3", "rounds",
-    "mean", "stddev", "min", "max", "env_steps", "env_steps_per_s", "flops", "flops_per_s", "peak_flops",
-    "pct_of_peak", "speedup_vs_cpu",
+    "host", "device_label", "device", "device_kind", "platform", "num_devices", "num_processes", "impl", "part",
+    "phase", "strategy", "env", "popsize", "popsize_per_device", "num_evals", "hidden", "episode_length", "unroll",
+    "num_params", "median", "iqr", "q1", "q3", "rounds", "mean", "stddev", "min", "max", "env_steps",
+    "env_steps_per_s", "flops", "flops_per_s", "peak_flops", "pct_of_peak", "speedup_vs_cpu",
+    "baseline_memory_bytes", "peak_memory_bytes", "case_memory_bytes", "memory_source",
 ]
 LAST_COLUMNS = ["name", "files"]
+
+
+def _num(df: pd.DataFrame, col: str) -> pd.Series:
+    """Column ``col`` as numbers (NaN where missing or not a number)."""
+    return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, index=df.index)
 
 
 def _key_frame(df: pd.DataFrame, cols) -> pd.DataFrame:
@@ -47,30 +57,35 @@ def _pool(group: pd.DataFrame) -> pd.Series:
         first["rounds"] = first["stats_rounds"]
         first["mean"] = first["min"] = first["max"] = first["stddev"] = np.nan
     first["files"] = ";".join(dict.fromkeys(group["file"]))
+    if "scaling" in group:  # one measurement may belong to a strong and a weak series
+        modes = sorted({str(m) for m in group["scaling"] if not pd.isna(m)})
+        first["scaling"] = ",".join(modes) if modes else np.nan
     return first
 
 
 def device_labels(rows: pd.DataFrame) -> pd.Series:
-    """``host / device_kind``; with ``[device]`` appended where a host has two devices of one kind."""
+    """``host / device_kind``; with ``[device]`` appended where a host has two devices (or device
+    sets) of one kind, and always on a sharded row (``num_devices`` > 1), so that ``gpu:all``
+    never reads like ``gpu:0``."""
     kinds = rows.groupby(["host", "device_kind"])["device"].transform("nunique")
     label = rows["host"].astype(str) + " / " + rows["device_kind"].astype(str)
-    return label.where(kinds <= 1, label + " [" + rows["device"].astype(str) + "]")
+    sharded = _num(rows, "num_devices").gt(1)
+    return label.where((kinds <= 1) & ~sharded, label + " [" + rows["device"].astype(str) + "]")
 
 
 def summary(res: Results, peak_flops: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per case and device (samples pooled across files), every extra_info field kept."""
     rows = res.rows.copy()
-    for c in ID:
+    for c in case_key([rows]):
         if c not in rows:
             rows[c] = np.nan
-    keys = _key_frame(rows, ID)
-    rows["_key"] = keys.apply(lambda r: "\x1f".join(r), axis=1)
+    rows["_key"] = key_strings(rows, case_key([rows]))
     pooled = [_pool(g) for _, g in rows.groupby("_key", sort=False)]
     df = pd.DataFrame(pooled).reset_index(drop=True)
     df["device_label"] = device_labels(df)
 
     def num(col):
-        return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, index=df.index)
+        return _num(df, col)
 
     runtime = df["phase"].eq("runtime") & num("median").gt(0)
     df["env_steps_per_s"] = (num("env_steps") / num("median")).where(runtime)
@@ -84,6 +99,8 @@ def summary(res: Results, peak_flops: dict[str, float] | None = None) -> pd.Data
     df["peak_flops"] = peak
     df["pct_of_peak"] = 100.0 * df["flops_per_s"] / peak
     df["speedup_vs_cpu"] = speedup_vs_cpu(df)
+    # The case's own memory: the worker's peak minus its footprint before the case built anything.
+    df["case_memory_bytes"] = num("peak_memory_bytes") - num("baseline_memory_bytes")
 
     ordered = [c for c in FIRST_COLUMNS if c in df]
     rest = [c for c in res.extra_keys if c in df and c not in ordered]
@@ -112,8 +129,9 @@ def cpu_reference(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(np.nan, index=df.index, columns=["cpu_median", "cpu_q1", "cpu_q3", "speedup_vs_cpu"])
     is_cpu = _is_cpu(df)
     runtime = df["phase"].eq("runtime")
-    keys = _key_frame(df, SPEEDUP_KEY).apply(lambda r: "\x1f".join(r), axis=1)
-    cpu = df[is_cpu & runtime].assign(_key=keys).sort_values("device", kind="stable")
+    keys = key_strings(df, SPEEDUP_KEY)
+    one_device = _num(df, "num_devices").fillna(1).eq(1)
+    cpu = df[is_cpu & runtime & one_device].assign(_key=keys).sort_values("device", kind="stable")
     ref = cpu.drop_duplicates("_key").set_index("_key")
     target = runtime & ~is_cpu
     for col in ("median", "q1", "q3"):
@@ -141,8 +159,7 @@ def failed_labels(summary: pd.DataFrame, failed: pd.DataFrame | None) -> pd.Data
 def best_devices(summary_df: pd.DataFrame, failed_df: pd.DataFrame | None = None) -> pd.DataFrame:
     """For every runtime case (whole generation): the fastest device and how much faster than the next."""
     df = summary_df[summary_df["phase"].eq("runtime") & summary_df["part"].eq("generation")]
-    case_cols = ["impl", "strategy", "env", "popsize", "num_evals", "hidden", "episode_length"]
-    case_cols = [c for c in case_cols if c in df]
+    case_cols = [c for c in CASE_FIELDS if c in df and c not in ("phase", "part")]
     fl = failed_labels(summary_df, failed_df)
     fl = fl[fl["phase"].eq("runtime") & fl["part"].eq("generation")]
     fkeys = _key_frame(fl, ["impl", "strategy", "env", "popsize", "num_evals"]).apply(tuple, axis=1) if not fl.empty else []
@@ -246,3 +263,69 @@ def failed(res: Results) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=cols)
     return df[[c for c in cols if c in df] + [c for c in df if c not in cols]]
+
+
+def memory(summary_df: pd.DataFrame) -> pd.DataFrame:
+    """Per-case memory of every whole-generation row that recorded a peak.
+
+    ``case_memory_bytes`` = ``peak_memory_bytes`` - ``baseline_memory_bytes`` (the worker's
+    footprint after backend start-up, before the case built anything): what the case
+    itself needed. NaN where the baseline is missing (files written before it existed).
+    """
+    cols = ["device_label", "host", "device", "impl", "phase", "strategy", "env", "popsize", "num_evals", "hidden",
+            "episode_length", "baseline_memory_bytes", "peak_memory_bytes", "case_memory_bytes", "memory_source"]
+    if "peak_memory_bytes" not in summary_df:
+        return pd.DataFrame(columns=cols)
+    df = summary_df[summary_df["part"].eq("generation") & _num(summary_df, "peak_memory_bytes").notna()]
+    df = df.reindex(columns=cols)
+    order = ["host", "device", "impl", "phase", "strategy", "env", "num_evals", "popsize"]
+    return df.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def scaling(summary_df: pd.DataFrame) -> pd.DataFrame:
+    """Strong- and weak-scaling series: throughput, speedup and parallel efficiency by device count.
+
+    One row per (mode, runtime whole-generation row of a ``scaling`` series of that mode,
+    ``extra_info.scaling`` = ``"strong"`` or ``"weak"``) with a 1-device reference: the
+    same case on one device of the same host and platform (:data:`SCALING_KEY`), with the
+    same population size (strong) or the same population per device (weak; the 1-device
+    popsize equals it). Where several 1-device rows qualify, the one of the same series,
+    then the lowest device id. With throughput T = env steps/s:
+
+    - ``speedup`` = T(n) / T(1) (strong scaling: Amdahl's fixed problem; weak scaling:
+      Gustafson's scaled problem, so the ideal is n in both), and
+    - ``efficiency`` = T(n) / (n * T(1)) (1 = perfect scaling),
+
+    as in e.g. Hager & Wellein, *Introduction to High Performance Computing for Scientists
+    and Engineers* (2010), sec. 5.2. Rows without env steps or without a reference are left out.
+    """
+    cols = ["mode", "device_label", "host", "platform", "device", "num_devices", "num_processes", "impl", "strategy",
+            "env", "popsize", "popsize_per_device", "num_evals", "hidden", "episode_length", "unroll",
+            "series_popsize", "env_steps_per_s", "ref_env_steps_per_s", "speedup", "efficiency", "median"]
+    if "scaling" not in summary_df or summary_df["scaling"].isna().all():
+        return pd.DataFrame(columns=cols)
+    df = summary_df[summary_df["phase"].eq("runtime") & summary_df["part"].eq("generation")].copy()
+    df["num_devices"] = _num(df, "num_devices").fillna(1)
+    df["num_processes"] = _num(df, "num_processes").fillna(1)
+    ppd = _num(df, "popsize_per_device")
+    df["popsize_per_device"] = ppd.fillna(_num(df, "popsize") / df["num_devices"])
+    df["_modes"] = df["scaling"].map(lambda m: set() if pd.isna(m) else set(str(m).split(",")))
+    df["_key"] = key_strings(df, SCALING_KEY)
+    single = df[df["num_devices"].eq(1) & _num(df, "env_steps_per_s").gt(0)]
+    out = []
+    for mode in SCALING_MODES:
+        series = df[df["_modes"].map(lambda m, mode=mode: mode in m)]
+        for _, r in series.iterrows():
+            pop = r["popsize"] if mode == "strong" else r["popsize_per_device"]
+            cand = single[single["_key"].eq(r["_key"]) & _num(single, "popsize").eq(float(pop))]
+            if cand.empty or pd.isna(r.get("env_steps_per_s")):
+                continue
+            cand = cand.assign(_other=~cand["_modes"].map(lambda m, mode=mode: mode in m))
+            ref = cand.sort_values(["_other", "device"], kind="stable").iloc[0]
+            t, t1, n = float(r["env_steps_per_s"]), float(ref["env_steps_per_s"]), float(r["num_devices"])
+            out.append({**{c: r.get(c, np.nan) for c in cols if c in r}, "mode": mode, "series_popsize": pop,
+                        "ref_env_steps_per_s": t1, "speedup": t / t1, "efficiency": t / (n * t1)})
+    res = pd.DataFrame(out, columns=cols)
+    order = ["mode", "host", "platform", "impl", "strategy", "env", "num_evals", "hidden", "episode_length",
+             "unroll", "series_popsize", "num_devices", "device"]
+    return res.sort_values(order, kind="stable", na_position="last").reset_index(drop=True)

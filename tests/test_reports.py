@@ -15,7 +15,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 
 from reports import cli, plots, render, tables
 from reports.load import load
+from tests.fixtures import proc as procs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "results"
@@ -71,7 +71,7 @@ NO_JAX = textwrap.dedent(
 def run_no_jax(args, cwd):
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
     code = NO_JAX.format(blocked=set(BLOCKED), args=[str(a) for a in args])
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return procs.run([sys.executable, "-c", code], cwd=cwd, env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +103,41 @@ def _row(summary, host, device, phase, strategy, pop, evals, part="generation", 
 # --- fixtures and the no-jax rule -------------------------------------------------------------
 
 
+def _assert_same(shipped, built, where="$"):
+    """Equal JSON values; floats to a relative 1e-9 (the last digits depend on numpy's exp/log)."""
+    if isinstance(built, float) and isinstance(shipped, (int, float)) and not isinstance(shipped, bool):
+        assert shipped == pytest.approx(built, rel=1e-9, abs=0), where
+    elif isinstance(built, dict):
+        assert isinstance(shipped, dict) and list(shipped) == list(built), where
+        for k in built:
+            _assert_same(shipped[k], built[k], f"{where}.{k}")
+    elif isinstance(built, list):
+        assert isinstance(shipped, list) and len(shipped) == len(built), where
+        for i, (a, b) in enumerate(zip(shipped, built)):
+            _assert_same(a, b, f"{where}[{i}]")
+    else:
+        assert type(shipped) is type(built) and shipped == built, where
+
+
 def test_shipped_fixtures_equal_their_generator():
     mod = _fixture_module()
+    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(mod.MACHINES)
     for host in mod.MACHINES:
-        assert (FIXTURES / f"{host}.json").read_text() == mod.text(host), f"rerun tests/fixtures/make_fixtures.py ({host})"
+        shipped = json.loads((FIXTURES / f"{host}.json").read_text())
+        _assert_same(shipped, json.loads(mod.text(host)), f"{host}.json (rerun tests/fixtures/make_fixtures.py)")
+
+
+def test_fixture_comparison_catches_a_changed_value():
+    mod = _fixture_module()
+    built = json.loads(mod.text("laptop"))
+    changed = json.loads(mod.text("laptop"))
+    changed["benchmarks"][5]["stats"]["data"][1] *= 1 + 1e-6
+    with pytest.raises(AssertionError, match=r"benchmarks\[5\]\.stats\.data\[1\]"):
+        _assert_same(changed, built)
+    changed = json.loads(mod.text("laptop"))
+    changed["benchmarks"][0]["extra_info"]["unroll"] = 2
+    with pytest.raises(AssertionError):
+        _assert_same(changed, built)
 
 
 def test_report_runs_with_jax_and_esperf_unimportable(report):
@@ -121,7 +152,7 @@ def test_blocker_does_block(tmp_path):
     (tmp_path / "reports_probe.py").write_text("import jax\n")
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}")
     code = NO_JAX.format(blocked=set(BLOCKED), args=[]).replace('run_module("reports"', 'run_module("reports_probe"')
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    proc = procs.run([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode != 0 and "blocked by the test: jax" in proc.stderr
 
 
@@ -167,7 +198,7 @@ def test_pngs_are_high_resolution(report):
 
 def test_summary_has_one_row_per_benchmark_with_its_values(summary):
     benches = list(_benchmarks())
-    assert len(summary) == len(benches) == 83
+    assert len(summary) == len(benches) == 89
     for col in ("host", "device_label", "impl", "part", "phase", "strategy", "env", "popsize", "num_evals",
                 "median", "iqr", "q1", "q3", "rounds", "env_steps_per_s", "flops_per_s", "pct_of_peak",
                 "speedup_vs_cpu", "peak_memory_bytes", "memory_source", "compile_events", "trace_s", "compile_s",
@@ -181,7 +212,9 @@ def test_summary_has_one_row_per_benchmark_with_its_values(summary):
         assert r["rounds"] == st["rounds"]
         q1, q3 = np.percentile(st["data"], [25, 75])
         assert r["iqr"] == pytest.approx(q3 - q1, rel=1e-9)
-        assert r["device_label"] == f"{host} / {info['device_kind']}"
+        # cpu-node has several CPU device sets: their ids are part of the label
+        tag = f" [{info['device']}]" if host == "cpu-node" else ""
+        assert r["device_label"] == f"{host} / {info['device_kind']}{tag}"
         if info["phase"] == "runtime" and info["env_steps"]:
             assert r["env_steps_per_s"] == pytest.approx(info["env_steps"] / st["median"], rel=1e-9)
         if info["phase"] == "compile":
@@ -270,6 +303,12 @@ def test_two_devices_of_one_kind_get_distinct_labels():
     rows = pd.DataFrame({"host": ["h", "h", "h", "g"], "device": ["cpu:0", "cpu:1", "gpu:0", "cpu:0"],
                          "device_kind": ["cpu", "cpu", "H100", "cpu"]})
     assert list(tables.device_labels(rows)) == ["h / cpu [cpu:0]", "h / cpu [cpu:1]", "h / H100", "g / cpu"]
+
+
+def test_sharded_device_sets_keep_their_spec_in_the_label():
+    rows = pd.DataFrame({"host": ["h", "h", "k"], "device": ["gpu:0", "gpu:all", "gpu:all"],
+                         "device_kind": ["H100", "H100", "H100"], "num_devices": [1, 8, 8]})
+    assert list(tables.device_labels(rows)) == ["h / H100 [gpu:0]", "h / H100 [gpu:all]", "k / H100 [gpu:all]"]
 
 
 def test_samples_of_one_case_in_two_files_are_pooled(tmp_path):
@@ -369,8 +408,8 @@ def test_missing_path_and_empty_folder(tmp_path, capsys):
 def test_bad_input_from_the_command_line_has_no_traceback(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text('{"benchmarks": [\n  {"name": ')
-    proc = subprocess.run([sys.executable, "-m", "reports", str(bad), "--out", str(tmp_path / "o")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = procs.run([sys.executable, "-m", "reports", str(bad), "--out", str(tmp_path / "o")], cwd=ROOT,
+                     timeout=120)
     assert proc.returncode == 2
     assert _one_error_line(proc.stderr) == f"reports: {bad}: not valid JSON (truncated? Expecting value: line 2 column 12)"
     assert not (tmp_path / "o").exists()
@@ -395,17 +434,20 @@ def test_out_that_is_a_foreign_folder_is_refused(tmp_path, capsys):
     assert (out / "thesis.tex").read_text() == "precious"
 
 
-def test_a_failure_midway_leaves_the_earlier_report_untouched(tmp_path, monkeypatch):
+def test_an_internal_error_midway_exits_3_with_one_line_and_leaves_the_earlier_report(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.html").write_text("earlier report")
 
     def boom(*a, **k):
-        raise RuntimeError("disk full")
+        raise RuntimeError("disk\nfull")
 
     monkeypatch.setattr(plots, "save", boom)
-    with pytest.raises(RuntimeError, match="disk full"):
-        cli.main([str(FIXTURES / "laptop.json"), "--out", str(out)])
+    assert cli.main([str(FIXTURES / "laptop.json"), "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    not_progress = "\n".join(line for line in err.splitlines() if not re.match(r"^\[\d+/\d+\] ", line))
+    assert _one_error_line(not_progress) == "reports: internal error: RuntimeError: disk full"
+    assert "Traceback" not in err
     assert [p.name for p in out.iterdir()] == ["report.html"]
     assert (out / "report.html").read_text() == "earlier report"
     assert [p.name for p in tmp_path.iterdir()] == ["out"], "staging folder left behind"
@@ -437,3 +479,100 @@ def test_esperf_against_evosax_table(report, summary):
         assert "esperf against other implementations" in page and "evosax_over_esperf" in page
     only_esperf = summary[summary["impl"] == "esperf"]
     assert tables.implementations(only_esperf).empty
+
+
+# --- per-case memory (issue 11) -----------------------------------------------------------------
+
+
+def test_case_memory_is_peak_minus_baseline(summary):
+    mod = _fixture_module()
+    with_baseline = summary[summary["baseline_memory_bytes"].notna()]
+    assert set(with_baseline["host"]) == {"gpu-box", "cpu-node"}
+    for r in with_baseline.itertuples():
+        assert r.case_memory_bytes == mod.case_memory(r.platform, r.popsize, r.num_evals), r
+    laptop = summary[summary["host"] == "laptop"]
+    assert laptop["peak_memory_bytes"].notna().any() and laptop["case_memory_bytes"].isna().all()
+
+
+def test_memory_table_in_html_and_markdown(report):
+    _, out = report
+    # gpu-box H100 cma_es pop 1000 evals 50: baseline 1 MiB, case 1.5 * (4e6 + 400 * 50000) B = 34.3 MiB
+    want = "| runtime cma_es Pendulum-v1 50 evals | gpu-box / NVIDIA H100 80GB HBM3 | 1000 | 1 MiB | 35.3 MiB | 34.3 MiB | device_memory_stats |"
+    md = (out / "report.md").read_text()
+    assert want in md
+    assert "| runtime cma_es Pendulum-v1 50 evals | laptop / cpu | 1000 |  |" in md  # no baseline: blank
+    page = (out / "report.html").read_text()
+    assert "Memory per case" in page and "<td>34.3 MiB</td>" in page
+
+
+def test_memory_and_scaling_plots_are_skipped_without_data():
+    res = load([FIXTURES / "laptop.json"])  # peaks but no baseline; single devices only
+    s = tables.summary(res)
+    style = plots.make_style(s, tables.failed(res))
+    assert "baseline_memory_bytes" in plots.memory_vs_popsize(s, style)
+    assert "strong-scaling" in plots.scaling_strong(s, style)
+    assert "weak-scaling" in plots.scaling_weak(s, style)
+    assert tables.scaling(s).empty
+
+
+# --- scaling (issue 12) -------------------------------------------------------------------------
+
+
+def test_scaling_speedup_and_efficiency(summary):
+    mod = _fixture_module()
+    sc = tables.scaling(summary)
+    for mode, eff in (("strong", mod.STRONG_EFFICIENCY), ("weak", mod.WEAK_EFFICIENCY)):
+        rows = sc[sc["mode"] == mode]
+        assert list(rows["num_devices"]) == [1, 2, 4]
+        assert list(rows["device"]) == ["cpu:0", "cpu:0+1", "cpu:all"]
+        assert rows["efficiency"].tolist() == pytest.approx([eff[n] for n in (1, 2, 4)], rel=1e-9)
+        assert rows["speedup"].tolist() == pytest.approx([n * eff[n] for n in (1, 2, 4)], rel=1e-9)
+        assert rows["ref_env_steps_per_s"].tolist() == pytest.approx([mod.SCALING_RATE] * 3, rel=1e-9)
+    assert list(sc[sc["mode"] == "strong"]["popsize"]) == [1000] * 3
+    assert list(sc[sc["mode"] == "weak"]["popsize"]) == [200, 400, 800]
+
+
+def test_scaling_table_in_html_and_markdown(report):
+    _, out = report
+    md = (out / "report.md").read_text()
+    assert "| strong | cma_es Pendulum-v1 10 evals · pop 1000 | cpu-node / cpu [cpu:all] | 4 | 1000 | 60 M | 3× | 75% |" in md
+    assert "| weak | cma_es Pendulum-v1 10 evals · 200 per device | cpu-node / cpu [cpu:0+1] | 2 | 400 | 38 M | 1.9× | 95% |" in md
+    assert "Scaling over devices" in (out / "report.html").read_text()
+
+
+def test_a_measurement_in_both_series_counts_in_both(tmp_path):
+    # the same case on 4 devices written once as strong, once as weak: pooled, and in both series
+    data = json.loads((FIXTURES / "cpu-node.json").read_text())
+    strong4 = next(b for b in data["benchmarks"] if b["extra_info"]["scaling"] == "strong" and b["extra_info"]["num_devices"] == 4)
+    twin = json.loads(json.dumps(strong4))
+    twin["extra_info"].update(scaling="weak", popsize_per_device=250)
+    single = next(b for b in data["benchmarks"] if b["extra_info"]["scaling"] == "weak" and b["extra_info"]["num_devices"] == 1)
+    ref = json.loads(json.dumps(single))
+    ref["extra_info"].update(popsize=250, popsize_per_device=250)
+    ref["extra_info"]["env_steps"] = 250 * 10 * 200
+    data["benchmarks"] += [twin, ref]
+    (tmp_path / "n.json").write_text(json.dumps(data))
+    s = tables.summary(load([tmp_path]))
+    pooled = s[(s["device"] == "cpu:all") & (s["popsize"] == 1000)]
+    assert len(pooled) == 1 and pooled.iloc[0]["scaling"] == "strong,weak"
+    assert pooled.iloc[0]["rounds"] == 2 * strong4["stats"]["rounds"]
+    sc = tables.scaling(s)
+    weak250 = sc[(sc["mode"] == "weak") & (sc["series_popsize"] == 250)]
+    assert list(weak250["num_devices"]) == [1, 4]
+    assert sc[sc["mode"] == "strong"]["num_devices"].tolist() == [1, 2, 4]
+
+
+def test_old_rows_default_unroll_and_num_devices(tmp_path):
+    # rows written before unroll / num_devices existed pool with rows that say 1
+    data = json.loads((FIXTURES / "laptop.json").read_text())
+    for b in data["benchmarks"]:
+        del b["extra_info"]["unroll"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    new = json.loads((FIXTURES / "laptop.json").read_text())
+    for b in new["benchmarks"]:
+        b["extra_info"]["num_devices"] = 1
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    s = tables.summary(load([tmp_path]))
+    one = tables.summary(load([FIXTURES / "laptop.json"]))
+    assert len(s) == len(one) and (s["rounds"] == 2 * one["rounds"]).all()
+    assert (s["unroll"] == 1).all() and (s["num_devices"] == 1).all()

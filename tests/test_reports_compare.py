@@ -7,7 +7,8 @@ three files, as CI's interleaved pairs would give).
 from __future__ import annotations
 
 import json
-import subprocess
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from reports import compare
+from tests.fixtures import proc as procs
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [
@@ -34,33 +36,37 @@ def _median(case) -> float:
     return 1e-3 + 2e-8 * pop * evals * 200 * (1.0 if strategy == "cma_es" else 0.8)
 
 
-def _benchmark(case, samples, device="cpu:0", kind="cpu"):
+def _benchmark(case, samples, device="cpu:0", kind="cpu", episode_length=200, **extra):
+    """One benchmark entry; without ``extra`` it is an old-style row (no unroll, no num_devices)."""
     phase, strategy, pop, evals = case
     return {
         "name": f"test_generation[{phase}-{strategy}-Pendulum-v1-pop{pop}-evals{evals}-{device}]",
         "extra_info": {"impl": "esperf", "part": "generation", "phase": phase, "strategy": strategy,
                        "env": "Pendulum-v1", "popsize": pop, "num_evals": evals, "hidden": 48,
-                       "episode_length": 200, "device": device, "device_kind": kind, "platform": "cpu"},
+                       "episode_length": episode_length, "device": device, "device_kind": kind, "platform": "cpu",
+                       **extra},
         "stats": {"median": float(np.median(samples)), "rounds": len(samples), "data": [float(x) for x in samples]},
     }
 
 
 def write_side(folder: Path, seed: int, factor=None, files=3, noise=0.03, cases=CASES, devices=(("cpu:0", "cpu"),),
-               runtime_rounds=25, compile_rounds=3):
-    """``files`` JSON files in ``folder``; ``factor(case, device)`` scales a case's true median."""
+               runtime_rounds=25, compile_rounds=3, host="ci-runner", lengths=(200,), extra=None):
+    """``files`` JSON files in ``folder``; ``factor(case, device)`` (or ``factor(case, device, length)``
+    where ``lengths`` has several episode lengths) scales a case's true median."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for i in range(files):
         benchmarks = []
         for device, kind in devices:
             for case in cases:
-                n = runtime_rounds if case[0] == "runtime" else compile_rounds
-                if case[0] == "runtime" and i > 0:
-                    continue  # runtime cases in the first file only; compile ones pooled over all files
-                f = factor(case, device) if factor else 1.0
-                samples = _median(case) * f * np.exp(rng.normal(0.0, noise, n))
-                benchmarks.append(_benchmark(case, samples, device, kind))
-        data = {"machine_info": {"esperf_schema_version": 1, "hostname": "ci-runner"}, "benchmarks": benchmarks,
+                for length in lengths:
+                    n = runtime_rounds if case[0] == "runtime" else compile_rounds
+                    if case[0] == "runtime" and i > 0:
+                        continue  # runtime cases in the first file only; compile ones pooled over all files
+                    f = (factor(case, device, length) if len(lengths) > 1 else factor(case, device)) if factor else 1.0
+                    samples = _median(case) * f * np.exp(rng.normal(0.0, noise, n))
+                    benchmarks.append(_benchmark(case, samples, device, kind, length, **(extra or {})))
+        data = {"machine_info": {"esperf_schema_version": 1, "hostname": host}, "benchmarks": benchmarks,
                 "esperf": {"schema_version": 1, "failed": []}}
         (folder / f"run{i}.json").write_text(json.dumps(data))
     return folder
@@ -213,8 +219,7 @@ def test_several_devices_of_one_kind_are_kept_apart(tmp_path, capsys):
 def test_command_line_exit_code(tmp_path):
     base = write_side(tmp_path / "base", seed=16, files=1)
     new = write_side(tmp_path / "new", seed=17, files=1, factor=lambda c, d: 1.2 if c == SLOW_ONE else 1.0)
-    proc = subprocess.run([sys.executable, "-m", "reports", "compare", str(base), str(new)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = procs.run([sys.executable, "-m", "reports", "compare", str(base), str(new)], cwd=ROOT, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert "1 slower, 0 faster" in proc.stdout
     head = proc.stdout.splitlines()[1].split()
@@ -278,7 +283,7 @@ def test_bad_options_are_usage_errors(tmp_path):
 
 
 def test_ci_script_is_valid_bash():
-    proc = subprocess.run(["bash", "-n", str(ROOT / ".ci" / "compare")], capture_output=True, text=True)
+    proc = procs.run(["bash", "-n", str(ROOT / ".ci" / "compare")], timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -317,9 +322,10 @@ def test_runs_that_disagree_are_not_a_regression():
     new = np.concatenate([m * np.exp(rng.normal(0, 0.01, 20)) for m in new_runs])
     pooled = compare.compare_samples(base, new, 0.10, 0.01)
     assert pooled["verdict"] == "slower" and pooled["p"] < 1e-4
-    ruled = compare.compare_samples(base, new, 0.10, 0.01, base_runs=base_runs, new_runs=new_runs)
+    ruled = compare.compare_runs(np.split(base, 3), np.split(new, 3), 0.10, 0.01)
     assert ruled["verdict"] == "unchanged"
-    agreeing = compare.compare_samples(base, new, 0.10, 0.01, base_runs=base_runs, new_runs=[1.3, 1.3, 1.2])
+    agreeing_new = np.concatenate([m * np.exp(rng.normal(0, 0.01, 20)) for m in [1.3, 1.3, 1.2]])
+    agreeing = compare.compare_runs(np.split(base, 3), np.split(agreeing_new, 3), 0.10, 0.01)
     assert agreeing["verdict"] == "slower"
 
 
@@ -335,3 +341,135 @@ def test_a_consistent_slowdown_is_still_flagged_despite_run_noise(tmp_path, caps
         total += len(v)
         assert code == 1
     assert flagged >= 0.9 * total, (flagged, total)
+
+
+# --- real-sized runs, one case key, machines, clustered CI, exit codes ---------------------------
+
+
+def test_min_p_value_in_log_space():
+    assert compare.min_p_value(3, 3) == pytest.approx(2 / math.comb(6, 3), rel=1e-12)
+    assert compare.min_p_value(10, 7) == pytest.approx(2 / math.comb(17, 7), rel=1e-12)
+    assert compare.min_p_value(1, 1) == 1.0
+    assert compare.min_p_value(1000, 1000) == 0.0  # 2 / C(2000, 1000) underflows; no OverflowError
+    assert compare.min_p_value(0, 5) == 1.0
+
+
+def test_thousand_rounds_per_case(tmp_path, capsys):
+    cases = [c for c in CASES if c[0] == "runtime"][:4]
+    kw = dict(files=1, cases=cases, runtime_rounds=1000)
+    base = write_side(tmp_path / "base", seed=21, **kw)
+    same = write_side(tmp_path / "same", seed=22, **kw)
+    slow = write_side(tmp_path / "slow", seed=23, factor=lambda c, d: 1.2 if c == cases[1] else 1.0, **kw)
+    code, out, err = run(capsys, base, same)
+    assert code == 0 and err == "", err
+    assert set(verdicts(out).values()) == {"unchanged"}
+    code, out, err = run(capsys, base, slow)
+    assert code == 1 and err == "", err
+    v = verdicts(out)
+    assert v.pop(label(cases[1])) == "slower" and set(v.values()) == {"unchanged"}
+
+
+def test_episode_lengths_are_kept_apart(tmp_path, capsys):
+    cases = [c for c in CASES if c[0] == "runtime"][:3]
+    base = write_side(tmp_path / "base", seed=24, files=1, cases=cases, lengths=(200, 500))
+    new = write_side(tmp_path / "new", seed=25, files=1, cases=cases, lengths=(200, 500),
+                     factor=lambda c, d, length: 1.25 if length == 500 else 1.0)
+    code, out, _ = run(capsys, base, new)
+    assert code == 1
+    v = verdicts(out)
+    assert len(v) == 2 * len(cases)
+    for c in cases:
+        short = label(c).replace(" cpu", "")
+        assert v[f"{short} len500 cpu"] == "slower" and v[f"{short} len200 cpu"] == "unchanged"
+
+
+def test_old_rows_match_rows_with_unroll_and_num_devices_1(tmp_path, capsys):
+    cases = [c for c in CASES if c[0] == "runtime"][:3]
+    base = write_side(tmp_path / "base", seed=26, files=1, cases=cases)  # no unroll, no num_devices
+    new = write_side(tmp_path / "new", seed=27, files=1, cases=cases, extra={"unroll": 1, "num_devices": 1})
+    code, out, _ = run(capsys, base, new)
+    assert code == 0 and set(verdicts(out).values()) == {"unchanged"}
+    other = write_side(tmp_path / "other", seed=27, files=1, cases=cases, extra={"unroll": 4, "num_devices": 2})
+    code, out, err = run(capsys, base, other)
+    assert code == 2 and "no case of BASE matches" in err
+
+
+def test_different_machines_are_refused_unless_cross_machine(tmp_path, capsys):
+    cases = [c for c in CASES if c[0] == "runtime"][:3]
+    base = write_side(tmp_path / "base", seed=28, files=1, cases=cases, host="box-a")
+    new = write_side(tmp_path / "new", seed=29, files=1, cases=cases, host="box-b",
+                     factor=lambda c, d: 1.3 if c == cases[0] else 1.0)
+    code, out, err = run(capsys, base, new)
+    assert code == 2 and out == ""
+    line = _one_line(err)
+    assert "different machines" in line and "BASE: host box-a; devices cpu" in line
+    assert "NEW: host box-b; devices cpu" in line and "--cross-machine" in line
+    code, out, err = run(capsys, base, new, "--cross-machine")
+    assert code == 1
+    assert "hardware, not code" in _one_line(err) and "box-a" in err and "box-b" in err
+    v = verdicts(out)
+    assert v[label(cases[0])] == "slower" and len(v) == len(cases)  # matched across hosts
+
+
+def test_other_device_kinds_or_process_hosts_are_another_machine(tmp_path, capsys):
+    cases = [c for c in CASES if c[0] == "runtime"][:2]
+    base = write_side(tmp_path / "base", seed=30, files=1, cases=cases)
+    gpu = write_side(tmp_path / "gpu", seed=31, files=1, cases=cases, devices=(("cpu:0", "cpu"), ("gpu:0", "H100")))
+    code, _, err = run(capsys, base, gpu)
+    assert code == 2 and "NEW: host ci-runner; devices H100, cpu" in _one_line(err)
+    multi = write_side(tmp_path / "multi", seed=32, files=1, cases=cases)
+    data = json.loads((multi / "run0.json").read_text())
+    data["machine_info"]["processes"] = [{"hostname": "ci-runner"}, {"hostname": "ci-runner-2"}]
+    (multi / "run0.json").write_text(json.dumps(data))
+    code, _, err = run(capsys, base, multi)
+    assert code == 2 and "NEW: host ci-runner, ci-runner-2; devices cpu" in _one_line(err)
+
+
+def test_clustered_ci_is_wider_than_pooled_rounds_when_runs_differ():
+    rng = np.random.default_rng(5)
+
+    def side(medians):
+        return [m * np.exp(rng.normal(0.0, 0.01, 30)) for m in medians]
+
+    base_runs, new_runs = side([1.0, 1.06, 0.95]), side([1.02, 0.96, 1.07])
+    pooled = compare.compare_samples(np.concatenate(base_runs), np.concatenate(new_runs), 0.1, 0.01)
+    clustered = compare.compare_runs(base_runs, new_runs, 0.1, 0.01)
+    assert clustered["ratio"] == pooled["ratio"]
+    assert clustered["ci_high"] - clustered["ci_low"] > 2 * (pooled["ci_high"] - pooled["ci_low"])
+    # the clustered interval spans the spread of the run medians, the pooled one does not
+    assert clustered["ci_low"] < 0.95 and clustered["ci_high"] > 1.05
+    assert pooled["ci_low"] > 0.95 and pooled["ci_high"] < 1.05
+
+
+def test_an_internal_error_exits_3_with_one_line(tmp_path, capsys, monkeypatch):
+    base = write_side(tmp_path / "base", seed=33, files=1)
+    new = write_side(tmp_path / "new", seed=34, files=1)
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("float division\nby zero")
+
+    monkeypatch.setattr(compare, "compare_runs", boom)
+    code, out, err = run(capsys, base, new)
+    assert code == 3 and out == ""
+    assert _one_line(err) == "reports: internal error: ZeroDivisionError: float division by zero"
+
+
+def test_internal_error_and_closed_stdout_from_the_command_line(tmp_path):
+    base = write_side(tmp_path / "base", seed=35, files=1)
+    new = write_side(tmp_path / "new", seed=36, files=1, factor=lambda c, d: 1.3)  # would be 1 (slower)
+    inject = ("import sys, runpy, reports.compare as c\n"
+              "def boom(*a, **k): raise KeyError('injected')\n"
+              "c.compare_runs = boom\n"
+              f"sys.argv = ['reports', 'compare', {str(base)!r}, {str(new)!r}]\n"
+              "runpy.run_module('reports', run_name='__main__')\n")
+    proc = procs.run([sys.executable, "-c", inject], cwd=ROOT, timeout=120)
+    assert proc.returncode == 3 and _one_line(proc.stderr) == "reports: internal error: KeyError: 'injected'"
+    read, write = os.pipe()
+    os.close(read)  # like `... | head` that has already exited: the verdict cannot be delivered
+    try:
+        proc = procs.run([sys.executable, "-m", "reports", "compare", str(base), str(new)], cwd=ROOT, timeout=120,
+                         stdout=write)
+    finally:
+        os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr
