@@ -1,13 +1,17 @@
-"""Run a subprocess for a test with a deadline; its whole process group ends with it."""
+"""Subprocesses for the tests: a deadline, their own process group, ended with them."""
+from __future__ import annotations
+
 import os
 import signal
 import subprocess
 
 
-def run(cmd, timeout: float, **kwargs) -> subprocess.CompletedProcess:
-    """``subprocess.run`` in a new process group that is killed on timeout or any error."""
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **kwargs)
+def run(cmd, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run(cmd, capture_output=True, text=True)`` in a new session whose whole process
+    group is killed on timeout, error or interrupt, and swept after a normal exit (so no child
+    outlives the test). A timeout raises ``subprocess.TimeoutExpired`` after the kill."""
+    proc = subprocess.Popen(cmd, stdout=kwargs.pop("stdout", subprocess.PIPE), stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kwargs)
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:

@@ -25,7 +25,7 @@ import pytest
 
 from reports import cli, plots, render, tables
 from reports.load import load
-from tests.fixtures import proc as procs
+import subprocs as procs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "results"

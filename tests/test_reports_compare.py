@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from reports import compare
-from tests.fixtures import proc as procs
+import subprocs as procs
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [
