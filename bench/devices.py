@@ -1,0 +1,96 @@
+"""Device specs, parsed in one place (the benchmark grid and ``bench.train`` use it).
+
+A device is named ``platform:id`` (``cpu:0``, ``gpu:3``) with jax's global device id.
+A device SET is one token: ``cpu:0`` (one device), ``gpu:0+1+2+3`` (those ids of one
+platform) or ``tpu:all`` (every visible device of the platform). In a multi-process
+run (``jax.distributed``) ``jax.devices()`` lists every process's devices, so
+``gpu:all`` spans all hosts; ``owned`` says which of them this process drives.
+"""
+from __future__ import annotations
+
+PLATFORMS = ("cpu", "gpu", "tpu")
+SET_FORMS = "PLATFORM:ID, PLATFORM:ID+ID+..., or PLATFORM:all with PLATFORM one of " + ", ".join(PLATFORMS)
+
+
+def visible_devices() -> dict:
+    """JAX devices of every platform present, keyed ``platform:id`` (e.g. ``cpu:0``, ``gpu:1``).
+
+    A platform whose backend is missing or fails to start is left out.
+    """
+    import jax
+
+    found = {}
+    for platform in PLATFORMS:
+        try:
+            devices = jax.devices(platform)
+        except RuntimeError:
+            continue
+        for d in devices:
+            found[f"{platform}:{d.id}"] = d
+    return found
+
+
+def owned(device) -> bool:
+    """Whether this process drives ``device`` (always true in a single-process run)."""
+    import jax
+
+    return device.process_index == jax.process_index()
+
+
+def _ids_of(platform: str, visible: dict) -> list[str]:
+    ids = [name for name in visible if name.split(":", 1)[0] == platform]
+    return sorted(ids, key=lambda name: int(name.split(":", 1)[1]))
+
+
+def resolve_device_set(token: str, visible: dict) -> tuple[str, ...]:
+    """The visible device ids that ``token`` names, sorted by id.
+
+    ``cpu:0`` -> ("cpu:0",); ``cpu:0+1+2+3`` -> ("cpu:0", "cpu:1", "cpu:2", "cpu:3");
+    ``cpu:all`` -> every visible cpu device. Raises ValueError naming the bad token and
+    what is allowed (an unknown form, an unknown platform, a repeated id, or an id that
+    is not visible, listing the visible devices of the platform).
+    """
+    text = str(token).strip()
+    platform, sep, rest = text.partition(":")
+    if not sep or not rest:
+        raise ValueError(f"device set {text!r} is not allowed; use {SET_FORMS}")
+    if platform not in PLATFORMS:
+        raise ValueError(f"device set {text!r}: unknown platform {platform!r}; use {SET_FORMS}")
+    available = _ids_of(platform, visible)
+    shown = ", ".join(available) if available else "none"
+    if rest == "all":
+        if not available:
+            raise ValueError(f"device set {text!r}: no {platform} device is visible; visible devices: "
+                             f"{', '.join(visible) or 'none'}")
+        return tuple(available)
+    parts = rest.split("+")
+    if not all(p.isdigit() for p in parts):
+        raise ValueError(f"device set {text!r} is not allowed; use {SET_FORMS}")
+    names = [f"{platform}:{int(p)}" for p in parts]
+    for name in names:
+        if name not in visible:
+            raise ValueError(f"{text!r}: {name} is not a visible device; visible {platform} devices: {shown}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"device set {text!r} names a device twice; name each device once")
+    return tuple(sorted(names, key=lambda name: int(name.split(":", 1)[1])))
+
+
+def scaling_sets(platform_ids: list[str]) -> list[tuple[str, ...]]:
+    """Device sets for a scaling sweep: the first 1, 2, 4, 8, ... ids, then all of them.
+
+    ``["cpu:0", ..., "cpu:5"]`` -> [(cpu:0,), (cpu:0, cpu:1), (cpu:0 .. cpu:3), (cpu:0 .. cpu:5)].
+    """
+    ids = tuple(platform_ids)
+    if not ids:
+        raise ValueError("scaling_sets: no devices given; give at least one device id")
+    sets, k = [], 1
+    while k < len(ids):
+        sets.append(ids[:k])
+        k *= 2
+    sets.append(ids)
+    return sets
+
+
+def devices_of(names, visible: dict) -> list:
+    """The jax devices named by ``names`` (ids from ``resolve_device_set``), in order."""
+    return [visible[name] for name in names]
