@@ -106,17 +106,37 @@ def sanitize_fitness(fitness: jax.Array) -> jax.Array:
     return jnp.where(jnp.isfinite(fitness), fitness, worst)
 
 
+def select_rows(x: jax.Array, slots: jax.Array, num_slots: int) -> jax.Array:
+    """Rows of ``x`` moved into ``num_slots`` slots: out[s] = x[k] for the row k with slots[k] == s.
+
+    Each slot in [0, num_slots) must be named by at most one row (zeros where none
+    is); rows with slots[k] >= num_slots are dropped without being read. It is a
+    segment sum over the population axis (``jax.ops.segment_sum``), not an index
+    gather, because a sum is what a device mesh can split: with ``x`` sharded along
+    its rows, every device adds up its own rows and one all-reduce of the
+    (num_slots, n) result combines them -- the (popsize, n) population is never
+    gathered in one place. It is exact: a selected row is added to zeros once
+    (inf and NaN entries included), and a dropped row, finite or not, never meets
+    the arithmetic (unlike a one-hot product, where 0 * inf = NaN).
+    """
+    return jax.ops.segment_sum(x, slots, num_segments=num_slots)
+
+
 def update_best(best_member, best_fitness, x, fitness):
     """Best-ever tracking: (best_member, best_fitness) after seeing population ``x``.
 
     ``fitness`` is the RAW fitness; non-finite values are masked to +inf so that they
     can never replace the stored best, which therefore stays +inf (initial) or finite.
-    Strict ``<`` keeps the older member on ties.
+    Strict ``<`` keeps the older member on ties (and ``argmin`` the lowest index).
+    The member is picked with ``select_rows`` (a reduction over the population axis,
+    so that a sharded population is not gathered), not ``x[i]``.
     """
     f = jnp.where(jnp.isfinite(fitness), fitness, jnp.inf)
     i = jnp.argmin(f)
+    slots = jnp.where(jnp.arange(x.shape[0]) == i, 0, 1)
+    member = select_rows(x, slots, 1)[0]
     better = f[i] < best_fitness
-    return jnp.where(better, x[i], best_member), jnp.where(better, f[i], best_fitness)
+    return jnp.where(better, member, best_member), jnp.where(better, f[i], best_fitness)
 
 
 def check_options(strategy: str, options: dict, allowed: tuple[str, ...]) -> None:

@@ -120,7 +120,11 @@ class OpenAIES:
         """Mirrored population: rows [m + sigma eps; m - sigma eps], eps (N/2, n) ~ N(0, I)."""
         base.check_state_mean(self.name, "ask", state.mean, self.num_dims)
         eps = jax.random.normal(key, (self.popsize // 2, self.num_dims), state.mean.dtype)
-        noise = jnp.concatenate([eps, -eps], axis=0)
+        # [eps; -eps] as a broadcast product rather than a concatenate: with the rows
+        # sharded over devices, each device then draws just the eps rows it needs
+        # (a concatenate would all-gather eps). Multiplying by +-1 is exact.
+        sign = jnp.asarray([1, -1], eps.dtype)[:, None, None]
+        noise = (sign * eps).reshape(self.popsize, self.num_dims)
         return state.mean + self.sigma_init * noise, state
 
     def tell(self, state: OpenAIESState, x: jax.Array, fitness: jax.Array) -> OpenAIESState:

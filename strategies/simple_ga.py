@@ -99,10 +99,13 @@ class SimpleGA:
         dtype = state.mean.dtype
         x, fitness = base.check_tell_args(self.name, x, fitness, self.popsize, self.num_dims, dtype)
         f = base.sanitize_fitness(fitness)
-        # top_k of -f would do too; argsort is stable (ties keep index order) and the
-        # gather moves only T rows.
-        order = jnp.argsort(f, stable=True)[: self.num_parents]
-        parents = x[order]
+        # argsort is stable (ties keep index order). The rows are not gathered with
+        # x[order[:T]]: each member's rank is scattered to it and the members of rank
+        # < T are summed into their parent slot (base.select_rows), a reduction that a
+        # population sharded over devices computes without gathering it.
+        order = jnp.argsort(f, stable=True)
+        rank = jnp.zeros(self.popsize, jnp.int32).at[order].set(jnp.arange(self.popsize, dtype=jnp.int32))
+        parents = base.select_rows(x, rank, self.num_parents)
         best_member, best_fitness = base.update_best(state.best_member, state.best_fitness, x, fitness)
         sigma = jnp.maximum(state.sigma * self.sigma_decay, self.sigma_min).astype(dtype)
         return SimpleGAState(

@@ -241,3 +241,28 @@ def test_dtypes(name):
         x, state = run(jnp.zeros(3, jnp.float32))
         assert x.dtype == jnp.float32
         assert {leaf.dtype for leaf in _float_leaves(state)} == {jnp.dtype(jnp.float32)}
+
+
+def test_select_rows_copies_selected_rows_exactly_and_never_reads_dropped_ones():
+    """A segment sum, not a one-hot product: inf/NaN in dropped rows cannot poison the result,
+    and a selected row (non-finite entries included) comes out bit for bit."""
+    from strategies.base import select_rows
+
+    x = jnp.asarray(
+        [[1.5, -2.25, 3.0], [jnp.inf, jnp.nan, -jnp.inf], [7.0, 8.0, 9.0], [0.1, jnp.nan, 1e-30]], jnp.float32
+    )
+    out = select_rows(x, jnp.asarray([5, 1, 0, 3]), 2)  # rows 0 and 3 are dropped (slots >= 2)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(x)[[2, 1]])
+    out = select_rows(x, jnp.asarray([2, 9, 1, 0]), 3)  # slot 2 <- row 0, slot 0 <- row 3 (NaN kept)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(x)[[3, 2, 0]])
+
+
+def test_update_best_ignores_nonfinite_members_elsewhere():
+    from strategies.base import update_best
+
+    x = jnp.asarray([[jnp.nan, jnp.inf], [1.0, 2.0], [-jnp.inf, 0.0]], jnp.float32)
+    member, f = update_best(jnp.zeros(2), jnp.inf, x, jnp.asarray([jnp.nan, 3.0, 4.0]))
+    np.testing.assert_array_equal(np.asarray(member), [1.0, 2.0])
+    assert float(f) == 3.0
+    member, f = update_best(member, f, x, jnp.asarray([jnp.nan, 3.0, 3.0]))  # a tie keeps the older member
+    np.testing.assert_array_equal(np.asarray(member), [1.0, 2.0])

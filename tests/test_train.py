@@ -1,5 +1,7 @@
 """``python -m bench.train``: progress, the closing JSON line, bad input."""
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,24 +11,40 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_bounded(cmd, timeout):
+    """Run ``cmd`` in its own process group; kill the whole group on timeout or interrupt."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def train(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "bench.train", *args], cwd=ROOT, capture_output=True, text=True, timeout=900
-    )
+    return run_bounded([sys.executable, "-m", "bench.train", *args], timeout=900)
 
 
 def test_short_run_prints_progress_and_a_json_last_line():
     proc = train("--strategy", "openai_es", "--env", "CartPole-v1", "--popsize", "8", "--evals", "2",
-                 "--generations", "4", "--hidden", "4", "--log-every", "2", "--final-episodes", "10")
+                 "--generations", "5", "--hidden", "4", "--log-every", "2", "--final-episodes", "10")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert sum(line.startswith("gen ") for line in lines) == 2
+    assert [line.split()[1] for line in lines if line.startswith("gen ")] == ["2", "4", "5"]
     result = json.loads(lines[-1])
     for key in ("strategy", "env", "popsize", "evals", "generations", "final_return", "best_return", "wall_s",
-                "env_steps_per_s"):
+                "env_steps_per_s", "compile_s", "run_s", "devices"):
         assert key in result
-    assert result["generations"] == 4 and result["popsize"] == 8
-    assert 1 <= result["final_return"] <= 500 and result["env_steps_per_s"] > 0
+    assert result["generations"] == 5 and result["popsize"] == 8 and result["devices"] == ["cpu:0"]
+    assert 1 <= result["final_return"] <= 500
+    # Throughput is over execution only: the chunks of 2 and of 1 generation were compiled
+    # before the run, so compile time sits in compile_s, not in run_s.
+    assert result["env_steps"] == 8 * 2 * 500 * 5
+    assert result["env_steps_per_s"] == pytest.approx(result["env_steps"] / result["run_s"])
+    assert 0 < result["compile_s"] and 0 < result["run_s"] and result["compile_s"] + result["run_s"] <= result["wall_s"]
 
 
 @pytest.mark.parametrize(
@@ -38,6 +56,8 @@ def test_short_run_prints_progress_and_a_json_last_line():
         (["--evals", "-3"], "evals=-3"),
         (["--strategy", "openai_es", "--popsize", "7"], "7"),
         (["--generations", "0"], "generations"),
+        (["--devices", "cpu:4096"], "cpu:4096 is not a visible device; visible cpu devices: cpu:0"),
+        (["--devices", "cpu"], "device set 'cpu' is not allowed"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle):
@@ -71,8 +91,7 @@ def test_readme_openai_es_command_solves_cartpole():
     [(["--strategies", "cmaes"], "'cmaes'"), (["--pops", "100,-1"], "-1"), (["--rounds", "0"], "--rounds=0")],
 )
 def test_vs_peers_bad_input_is_one_line_and_exit_2(args, needle):
-    proc = subprocess.run([sys.executable, "-m", "bench.vs_peers", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    proc = run_bounded([sys.executable, "-m", "bench.vs_peers", *args], timeout=300)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr, proc.stderr

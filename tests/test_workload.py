@@ -73,3 +73,21 @@ def test_compile_time_does_not_grow_with_popsize():
         # one " = " per equation, sub-jaxprs included (line wrapping varies with shapes)
         sizes.append(str(jax.make_jaxpr(wl.generation)(state)).count(" = "))
     assert sizes[0] == sizes[1], sizes
+
+
+def test_generation_fn_on_a_one_device_mesh_equals_the_plain_generation():
+    """The sharded path (constraints, shardings, placement) on the one device this process has."""
+    from bench import sharding
+
+    wl = Workload(strategy="simple_ga", env="Pendulum-v1", popsize=6, evals=2, hidden=3, episode_length=5)
+    state = wl.init(jax.random.key(3))
+    ref_state, ref_returns = jax.jit(wl.generation_fn())(state)
+    mesh = sharding.pop_mesh(jax.devices()[:1])
+    in_s, out_s = sharding.generation_shardings(mesh)
+    new_state, returns = jax.jit(wl.generation_fn(mesh), in_shardings=in_s, out_shardings=out_s)(
+        sharding.place(state, mesh)
+    )
+    np.testing.assert_array_equal(np.asarray(returns), np.asarray(ref_returns))
+    np.testing.assert_array_equal(np.asarray(new_state.es_state.parents), np.asarray(ref_state.es_state.parents))
+    assert returns.sharding.spec == sharding.pop_sharded(mesh).spec
+    assert wl.generation_fn() is not wl.generation_fn()  # fresh functions: a new jit cache entry each
