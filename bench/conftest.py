@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from bench.grid import build_cases, parse_peak_flops
-from bench.validate import positive_int
+from bench.validate import parse_positive_int
 from reports.schema import SCHEMA_VERSION
 
 ISOLATION = ("process", "none")
@@ -127,14 +127,14 @@ def pytest_configure(config):
         if not case_timeout > 0:
             raise ValueError(f"--es-case-timeout: {getoption('es_case_timeout')!r} is not allowed; give seconds > 0")
         settings = Settings(
-            compile_rounds=positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
+            compile_rounds=parse_positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
             runtime_rounds=None if getoption("es_runtime_rounds") is None
-            else positive_int("--es-runtime-rounds", getoption("es_runtime_rounds")),
+            else parse_positive_int("--es-runtime-rounds", getoption("es_runtime_rounds")),
             min_runtime_rounds=max(20, getoption("benchmark_min_rounds") or 0),
             max_time=float(getoption("benchmark_max_time") or 1.0),
-            unroll=positive_int("--es-unroll", getoption("es_unroll")),
+            unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
             peak_flops=parse_peak_flops(getoption("es_peak_flops")),
-            blas_threads=positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
+            blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
         )
     except ValueError as err:
         raise _usage(err) from None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import envs
 import strategies
 from bench.devices import PLATFORMS, resolve_device_set, scaling_sets, visible_devices
-from bench.validate import positive_int, positive_ints
+from bench.validate import parse_positive_int, positive_ints
 from reports import schema
 
 PHASES = ("compile", "runtime")
@@ -191,9 +191,9 @@ def build_cases(getoption, visible=None) -> list[Case]:
     env_names = pick("es_envs", "envs", lambda t: _choice_list("--es-envs", t, envs.names()))
     pops = pick("es_pops", "pops", lambda t: positive_ints("--es-pops", t))
     evals = pick("es_evals", "evals", lambda t: positive_ints("--es-evals", t))
-    hidden = positive_int("--es-hidden", getoption("es_hidden"))
+    hidden = parse_positive_int("--es-hidden", getoption("es_hidden"))
     length_raw = getoption("es_episode_length")
-    length = None if length_raw is None else positive_int("--es-episode-length", length_raw)
+    length = None if length_raw is None else parse_positive_int("--es-episode-length", length_raw)
     phases = _choice_list("--es-phases", getoption("es_phases"), PHASES)
     impls = _choice_list("--es-impls", getoption("es_impls"), IMPLS)
     scaling = getoption("es_scaling")

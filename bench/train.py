@@ -28,6 +28,7 @@ import sys
 import time
 
 from bench.cli import fail
+from bench.validate import positive_int
 
 PROG = "python -m bench.train"
 
@@ -93,8 +94,7 @@ def train(args: argparse.Namespace) -> dict:
         options.append((name.strip(), _option_value(value.strip())))
     for name in ("generations", "log_every", "final_episodes"):
         value = getattr(args, name)
-        if value <= 0:
-            raise ValueError(f"--{name.replace('_', '-')}={value} is not allowed; it must be a positive int")
+        positive_int(f"--{name.replace('_', '-')}", value)
     wl = Workload(
         strategy=args.strategy,
         env=args.env,

@@ -8,19 +8,24 @@ import numbers
 
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` (an int or its text) as an int >= ``minimum``; else ValueError naming both.
+    """``value`` as an int >= ``minimum``; else ValueError naming the value and what is allowed.
 
-    >>> positive_int("--es-hidden", "48")
-    48
+    >>> positive_int("popsize", 100)
+    100
     """
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError(f"{name}: {value!r} is not an int; give an int >= {minimum}") from None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name}: {value!r} is not allowed; give an int >= {minimum}")
+        raise ValueError(f"{name}={value!r} is not allowed; give an int >= {minimum}")
     return int(value)
+
+
+def parse_positive_int(name: str, text, minimum: int = 1) -> int:
+    """Command-line text (or an int) as an int >= ``minimum`` (see :func:`positive_int`)."""
+    if isinstance(text, str):
+        try:
+            text = int(text.strip())
+        except ValueError:
+            raise ValueError(f"{name}={text!r} is not an int; give an int >= {minimum}") from None
+    return positive_int(name, text, minimum)
 
 
 def positive_ints(name: str, text) -> tuple[int, ...]:
@@ -29,7 +34,7 @@ def positive_ints(name: str, text) -> tuple[int, ...]:
     if not items:
         raise ValueError(f"{name} is empty; give a comma list of positive ints")
     try:
-        values = [positive_int(name, t) for t in items]
+        values = [parse_positive_int(name, t) for t in items]
     except ValueError as err:
         raise ValueError(f"{err.args[0].split('; ')[0]}; give a comma list of positive ints") from None
     return tuple(dict.fromkeys(values))

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import envs
 import strategies
 from envs.policy import MLPPolicy
+from bench.validate import positive_int
 from envs.rollout import episode_step, population_carry, population_returns
 
 
@@ -25,12 +26,6 @@ class GenState(NamedTuple):
 
     es_state: Any
     key: jax.Array
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name}={value!r} is not allowed; it must be a positive int")
-    return value
 
 
 @dataclass(frozen=True)
@@ -56,14 +51,14 @@ class Workload:
     _policy: MLPPolicy = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        _positive_int("popsize", self.popsize)
-        _positive_int("evals", self.evals)
-        _positive_int("hidden", self.hidden)
-        _positive_int("unroll", self.unroll)
+        positive_int("popsize", self.popsize)
+        positive_int("evals", self.evals)
+        positive_int("hidden", self.hidden)
+        positive_int("unroll", self.unroll)
         env = envs.make(self.env)
         if self.episode_length is None:
             object.__setattr__(self, "episode_length", env.max_steps)
-        _positive_int("episode_length", self.episode_length)
+        positive_int("episode_length", self.episode_length)
         policy = MLPPolicy.for_env(env, self.hidden)
         es = strategies.make(
             self.strategy,

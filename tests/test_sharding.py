@@ -11,13 +11,13 @@ import io
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import subprocs
 
 from bench.devices import resolve_device_set, scaling_sets
 from bench.sharding import check_divisible
@@ -26,19 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NUM_DEVICES = 4
 POPSIZE, HIDDEN = 24, 8  # num_params = 5 * 8 + 1 = 41: no other axis of the program is 24, 12, 6 or 41
 STRATEGIES = {"cma_es": (), "openai_es": (), "simple_ga": (("elite_ratio", 0.125),)}  # GA: 3 parents
-
-
-def run_bounded(cmd, env, timeout):
-    """Run ``cmd`` in its own process group; kill the whole group on timeout or interrupt."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    return proc.returncode, out, err
 
 
 # -- the subprocess ---------------------------------------------------------------------------
@@ -168,9 +155,9 @@ def child_checks() -> dict:
 def child():
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), JAX_ENABLE_COMPILATION_CACHE="false",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={NUM_DEVICES}")
-    rc, out, err = run_bounded([sys.executable, str(Path(__file__).resolve())], env, timeout=900)
-    assert rc == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1])
+    proc = subprocs.run([sys.executable, str(Path(__file__).resolve())], 900, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_child_sees_the_forced_devices(child):
