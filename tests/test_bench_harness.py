@@ -40,16 +40,30 @@ def bench_cmd(out, *args):
 
 
 def run_bench(tmp_path, *args, fault="", devices=2, timeout=600, **env):
+    """``pytest bench`` in a subprocess; its workers carry ESPERF_TEST_TAG=tmp_path in their environment."""
     out = tmp_path / "out.json"
-    proc = subprocs.run(bench_cmd(out, *args), timeout, cwd=ROOT, env=bench_env(fault, devices, **env))
+    env = bench_env(fault, devices, ESPERF_TEST_TAG=str(tmp_path), **env)
+    proc = subprocs.run(bench_cmd(out, *args), timeout, cwd=ROOT, env=env)
     data = json.loads(out.read_text()) if out.exists() and out.stat().st_size else None
     return proc, data
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """Both devices, both phases, every case in worker processes (the default)."""
-    proc, data = run_bench(tmp_path_factory.mktemp("tiny"), *TINY, "--es-devices", "all")
+    """Runtime cases on both devices, each in its own worker process (the default isolation)."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    proc, data = run_bench(tmp, *TINY, "--es-devices", "all", "--es-phases", "runtime",
+                           ESPERF_BACKENDS_FILE=str(tmp / "backends.json"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data["backends"] = json.loads((tmp / "backends.json").read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def tiny_compile(tmp_path_factory):
+    """Cold compiles, one worker process per round."""
+    proc, data = run_bench(tmp_path_factory.mktemp("compile"), *TINY, "--es-devices", "cpu:1", "--es-phases",
+                           "compile")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return data
 
@@ -57,9 +71,11 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_breakdown(tmp_path_factory):
     """The ask/eval/tell breakdown, in the pytest process (--es-isolate none)."""
-    proc, data = run_bench(tmp_path_factory.mktemp("parts"), *TINY, "--es-devices", "cpu:1", "--es-breakdown",
-                           "--es-isolate", "none")
+    tmp = tmp_path_factory.mktemp("parts")
+    proc, data = run_bench(tmp, *TINY, "--es-devices", "cpu:1", "--es-breakdown", "--es-phases", "runtime",
+                           "--es-isolate", "none", ESPERF_BACKENDS_FILE=str(tmp / "backends.json"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data["backends"] = json.loads((tmp / "backends.json").read_text())
     return data
 
 
@@ -81,13 +97,17 @@ def test_all_devices_yield_one_case_each_with_results_there(tiny_run):
     gens = [b for b in tiny_run["benchmarks"] if b["extra_info"]["part"] == "generation"]
     names = {b["name"] for b in gens}
     for dev in ("cpu:0", "cpu:1"):
-        for phase in ("compile", "runtime"):
-            assert f"test_generation[{phase}-cma_es-Pendulum-v1-pop8-evals2-{dev}]" in names
+        assert f"test_generation[runtime-cma_es-Pendulum-v1-pop8-evals2-{dev}]" in names
     assert {b["extra_info"]["device"] for b in gens} == {"cpu:0", "cpu:1"}
     assert [d["id"] for d in tiny_run["machine_info"]["devices"]] == ["cpu:0", "cpu:1"]
 
 
-@pytest.mark.parametrize("run", ["tiny_run", "tiny_breakdown"])
+def test_the_pytest_process_starts_no_backend(tiny_run, tiny_breakdown):
+    assert tiny_run["backends"] == []  # workers list the devices and measure
+    assert tiny_breakdown["backends"] == ["cpu"]  # the check does see a backend where one started
+
+
+@pytest.mark.parametrize("run", ["tiny_run", "tiny_compile", "tiny_breakdown"])
 def test_json_has_every_documented_key(run, request):
     data = request.getfixturevalue(run)
     isolation = "none" if run == "tiny_breakdown" else "process"
@@ -125,23 +145,18 @@ def test_json_has_every_documented_key(run, request):
             assert info["flops_per_s"] == pytest.approx(info["flops"] / b["stats"]["median"])
         else:
             assert info["env_steps_per_s"] is None
-    parts = {(b["extra_info"]["part"], b["extra_info"]["phase"]) for b in data["benchmarks"]}
-    expected = ("generation", "ask", "eval", "tell") if run == "tiny_breakdown" else ("generation",)
-    assert parts == {(p, ph) for p in expected for ph in ("compile", "runtime")}
+    parts = {b["extra_info"]["part"] for b in data["benchmarks"]}
+    assert parts == ({"generation", "ask", "eval", "tell"} if run == "tiny_breakdown" else {"generation"})
 
 
-def test_every_compile_round_is_cold_in_its_own_process(tiny_run):
+def test_every_compile_round_is_cold_in_its_own_process(tiny_compile, tiny_run):
     """jax's own events, per round: a trace, a lowering and a backend compile, in a fresh worker."""
-    pids = []
-    for b in tiny_run["benchmarks"]:
-        info = b["extra_info"]
-        if info["phase"] == "compile":
-            assert info["compile_events"] == [{"trace": 1, "lower": 1, "backend_compile": 1}] * 3, b["name"]
-            assert len(set(info["worker_pids"])) == 3
-            pids += info["worker_pids"]
-        else:
-            pids += info["worker_pids"]
-    assert len(pids) == len(set(pids)), "a worker process measured twice"
+    (b,) = tiny_compile["benchmarks"]
+    info = b["extra_info"]
+    assert info["compile_events"] == [{"trace": 1, "lower": 1, "backend_compile": 1}] * 3
+    assert len(set(info["worker_pids"])) == 3 and len(info["backend_init_s"]) == 3
+    pids = info["worker_pids"] + [p for r in tiny_run["benchmarks"] for p in r["extra_info"]["worker_pids"]]
+    assert len(pids) == len(set(pids)) == 5, "a worker process measured twice"
 
 
 def test_repeated_cold_compile_in_process_compiles_again():

@@ -12,7 +12,8 @@ import pytest
 import subprocs
 from test_bench_harness import ROOT, TINY, bench_cmd, bench_env, run_bench
 
-RUNTIME = ("--es-phases", "runtime", "--es-runtime-rounds", "3")
+# in the pytest process: the grid's device sets are under test here, the isolation elsewhere
+RUNTIME = ("--es-phases", "runtime", "--es-runtime-rounds", "3", "--es-isolate", "none")
 
 
 def rows(data):
