@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 
 def run(cmd, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
@@ -26,3 +27,17 @@ def kill_group(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def gone(pid: int, timeout: float = 5.0) -> bool:
+    """True once ``pid`` is no process at all (or a zombie nobody reaped yet: dead), within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False

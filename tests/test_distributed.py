@@ -9,15 +9,14 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
+import subprocs
 from bench import distributed
 from bench.distributed import Spec, parse_spec, spec_from
 from bench.launch import free_port
@@ -106,17 +105,9 @@ def test_single_process_helpers_are_trivial():
 
 
 def _run(cmd, env, timeout):
-    """Run ``cmd`` in its own process group; kill the group past ``timeout`` (then fail)."""
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    return proc.returncode, out, err
+    """Run ``cmd`` in its own process group, killed past ``timeout``: (returncode, stdout, stderr)."""
+    proc = subprocs.run(cmd, timeout, cwd=ROOT, env=env)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def _env(**extra):
@@ -128,19 +119,6 @@ def _env(**extra):
 def _result(out):
     (line,) = [line for line in out.splitlines() if "RESULT " in line]
     return json.loads(line.split("RESULT ", 1)[1])
-
-
-def _gone(pid, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_two_processes_compute_what_one_process_computes():
@@ -197,4 +175,4 @@ def test_a_killed_process_ends_the_run_and_leaves_no_process():
     assert err.strip().splitlines()[-1] == (
         f"launch: process 1 (pid {pids['1']}) was killed by SIGKILL; ended the other 1 process(es)"
     )
-    assert all(_gone(int(pid)) for pid in pids.values())
+    assert all(subprocs.gone(int(pid)) for pid in pids.values())

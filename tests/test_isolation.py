@@ -4,13 +4,11 @@ behind, an interrupted run resumable, and a pytest process that never starts a b
 Each test runs ``pytest bench`` in a subprocess with a deadline (see test_bench_harness).
 """
 import json
-import os
 import signal
 import subprocess
 import time
 
 import psutil
-import pytest
 
 import subprocs
 from test_bench_harness import ROOT, TINY, bench_cmd, bench_env, run_bench

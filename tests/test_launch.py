@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import subprocs
 from bench import launch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,37 +29,14 @@ def _env(**extra):
 
 def run_launcher(args, timeout=30, env=None):
     """Run ``python -m bench.launch ARGS`` to the end (its own process group, killed past ``timeout``)."""
-    proc = subprocess.Popen(
-        [PY, "-m", "bench.launch", *args],
-        cwd=ROOT,
-        env=env or _env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    return proc.returncode, out, err
+    proc = subprocs.run([PY, "-m", "bench.launch", *args], timeout, cwd=ROOT, env=env or _env())
+    return proc.returncode, proc.stdout, proc.stderr
 
 
-def _gone(pid, timeout=5.0):
-    """True once ``pid`` is no process at all (or only a zombie nobody reaps yet: dead)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.05)
-    return False
+def start_launcher(args, stderr=subprocess.PIPE):
+    """``python -m bench.launch ARGS`` started in its own process group (binary pipes)."""
+    return subprocess.Popen([PY, "-m", "bench.launch", *args], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                            stderr=stderr, start_new_session=True)
 
 
 def _pids(text):
@@ -132,7 +110,7 @@ def test_failure_ends_the_others_and_returns_its_code():
     assert re.search(
         rf"^launch: process 1 \(pid {pids['1']}\) exited with code 3; ended the other 1 process\(es\)$", err, re.M
     ), err
-    assert all(_gone(int(p)) for p in pids.values())
+    assert all(subprocs.gone(int(p)) for p in pids.values())
 
 
 def test_killed_by_signal_is_128_plus_signal_and_sigterm_is_escalated():
@@ -148,7 +126,7 @@ def test_killed_by_signal_is_128_plus_signal_and_sigterm_is_escalated():
     last = err.strip().splitlines()[-1]
     assert re.fullmatch(r"launch: process 1 \(pid \d+\) was killed by SIGTERM; ended the other 2 process\(es\)", last)
     pids = _pids(out)
-    assert len(pids) == 3 and all(_gone(p) for p in pids)
+    assert len(pids) == 3 and all(subprocs.gone(p) for p in pids)
 
 
 def test_deadline_ends_every_group_including_grandchildren():
@@ -162,7 +140,7 @@ def test_deadline_ends_every_group_including_grandchildren():
     assert rc == launch.DEADLINE_EXIT_CODE
     assert err.strip().splitlines()[-1] == "launch: deadline of 1.5 s passed; ended 2 running process(es)"
     pids = _pids(out)
-    assert len(pids) == 4 and all(_gone(p) for p in pids)
+    assert len(pids) == 4 and all(subprocs.gone(p) for p in pids)
 
 
 def test_grandchild_left_by_a_successful_child_is_ended():
@@ -173,19 +151,12 @@ def test_grandchild_left_by_a_successful_child_is_ended():
     rc, out, err = run_launcher(["-n", "1", "--grace", "0.5", "--", PY, "-c", code])
     assert rc == 0, err
     (pid,) = _pids(out)
-    assert _gone(pid)
+    assert subprocs.gone(pid)
 
 
 def test_sigterm_to_the_launcher_ends_the_children():
     code = CHILD + "print('pid', os.getpid(), flush=True); time.sleep(300)"
-    proc = subprocess.Popen(
-        [PY, "-m", "bench.launch", "-n", "2", "--", PY, "-c", code],
-        cwd=ROOT,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = start_launcher(["-n", "2", "--", PY, "-c", code])
     try:
         pids = _read_pids(proc, 2)
         proc.send_signal(signal.SIGTERM)
@@ -196,20 +167,13 @@ def test_sigterm_to_the_launcher_ends_the_children():
             proc.communicate()
     assert proc.returncode == 128 + signal.SIGTERM
     assert err.decode().strip().splitlines()[-1] == "launch: got SIGTERM; ended 2 running process(es)"
-    assert all(_gone(p) for p in pids)
+    assert all(subprocs.gone(p) for p in pids)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_children_die_with_a_sigkilled_launcher():
     code = CHILD + "print('pid', os.getpid(), flush=True); time.sleep(300)"
-    proc = subprocess.Popen(
-        [PY, "-m", "bench.launch", "-n", "2", "--", PY, "-c", code],
-        cwd=ROOT,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_launcher(["-n", "2", "--", PY, "-c", code], stderr=subprocess.DEVNULL)
     try:
         pids = _read_pids(proc, 2)
         os.kill(proc.pid, signal.SIGKILL)  # no cleanup of its own can run
@@ -218,7 +182,7 @@ def test_children_die_with_a_sigkilled_launcher():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-    alive = [p for p in pids if not _gone(p)]
+    alive = [p for p in pids if not subprocs.gone(p)]
     for p in alive:  # the test's own cleanup: the children are in groups of their own
         os.killpg(p, signal.SIGKILL)
     assert alive == []
