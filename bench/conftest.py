@@ -104,10 +104,42 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config):
+def _seconds(option: str, text) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0:
+        raise ValueError(f"{option}: {text!r} is not allowed; give seconds > 0")
+    return value
+
+
+def _run_options(getoption, spec):
+    """(isolation, distributed timeouts, case timeout, Settings) from the options; ValueError on a bad one."""
     from bench.target import Settings
 
+    isolation = getoption("es_isolate") or ("none" if spec else "process")
+    if isolation not in ISOLATION:
+        raise ValueError(f"--es-isolate: unknown value {isolation!r}; choose from {', '.join(ISOLATION)}")
+    if spec and isolation == "process":
+        raise ValueError("--es-isolate process cannot be combined with --es-distributed: the processes of a "
+                         "distributed run measure their cases in-process (--es-isolate none)")
+    settings = Settings(
+        compile_rounds=parse_positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
+        runtime_rounds=None if getoption("es_runtime_rounds") is None
+        else parse_positive_int("--es-runtime-rounds", getoption("es_runtime_rounds")),
+        min_runtime_rounds=max(20, getoption("benchmark_min_rounds") or 0),
+        max_time=float(getoption("benchmark_max_time") or 1.0),
+        unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
+        peak_flops=parse_peak_flops(getoption("es_peak_flops")),
+        blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
+    )
+    timeouts = _timeouts(getoption("es_distributed_timeouts"))
+    return isolation, timeouts, _seconds("--es-case-timeout", getoption("es_case_timeout")), settings
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
     from bench import distributed
 
     getoption = config.getoption
@@ -116,26 +148,7 @@ def pytest_configure(config):
     except ValueError as err:
         raise pytest.UsageError(f"--es-distributed / ${distributed.ENV_VAR}: {err}") from None
     try:
-        isolation = getoption("es_isolate") or ("none" if spec else "process")
-        if isolation not in ISOLATION:
-            raise ValueError(f"--es-isolate: unknown value {isolation!r}; choose from {', '.join(ISOLATION)}")
-        if spec and isolation == "process":
-            raise ValueError("--es-isolate process cannot be combined with --es-distributed: the processes of a "
-                             "distributed run measure their cases in-process (--es-isolate none)")
-        timeouts = _timeouts(getoption("es_distributed_timeouts"))
-        case_timeout = float(getoption("es_case_timeout"))
-        if not case_timeout > 0:
-            raise ValueError(f"--es-case-timeout: {getoption('es_case_timeout')!r} is not allowed; give seconds > 0")
-        settings = Settings(
-            compile_rounds=parse_positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
-            runtime_rounds=None if getoption("es_runtime_rounds") is None
-            else parse_positive_int("--es-runtime-rounds", getoption("es_runtime_rounds")),
-            min_runtime_rounds=max(20, getoption("benchmark_min_rounds") or 0),
-            max_time=float(getoption("benchmark_max_time") or 1.0),
-            unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
-            peak_flops=parse_peak_flops(getoption("es_peak_flops")),
-            blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
-        )
+        isolation, timeouts, case_timeout, settings = _run_options(getoption, spec)
     except ValueError as err:
         raise _usage(err) from None
     json_path = _json_path(config)
@@ -208,14 +221,10 @@ def pytest_unconfigure(config):
 def _timeouts(text) -> tuple[float, float, float]:
     """``--es-distributed-timeouts INIT,HEARTBEAT,SHUTDOWN`` in seconds, each > 0."""
     parts = str(text).split(",")
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 3 or not all(v > 0 for v in values):
+    if len(parts) != 3:
         raise ValueError(f"--es-distributed-timeouts: {text!r} is not allowed; give INIT,HEARTBEAT,SHUTDOWN "
                          "seconds, each > 0 (e.g. 60,20,60)")
-    return values
+    return tuple(_seconds("--es-distributed-timeouts", p) for p in parts)
 
 
 def _distributed_defaults(getoption, devices):
