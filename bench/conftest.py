@@ -73,9 +73,10 @@ def _json_path(config) -> Path | None:
         return None
     if isinstance(target, (str, os.PathLike)):
         path = Path(target)
-    else:  # an open file (pytest-benchmark 4)
+    else:  # pytest-benchmark 4 opened (and emptied) the file at parse time; esperf writes it at the end
         path = Path(target.name)
         target.close()
+        path.unlink(missing_ok=True)
     config.option.benchmark_json = None  # read by pytest-benchmark's session when it is made
     bs = getattr(config, "_benchmarksession", None)
     if bs is not None:
