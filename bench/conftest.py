@@ -31,7 +31,7 @@ from bench.validate import parse_positive_int
 from reports.schema import SCHEMA_VERSION
 
 ISOLATION = ("process", "none")
-DEFAULT_CASE_TIMEOUT_S = 3600.0
+DISCOVERY_TIMEOUT_S = 600.0  # listing the devices: a backend start, however slow a TPU's
 
 _STATE = pytest.StashKey[dict]()
 
@@ -166,7 +166,7 @@ def pytest_configure(config):
     found = {}
 
     def discover():
-        found["devices"], found["jax"], found["blas"] = _discover(isolation, settings, case_timeout)
+        found["devices"], found["jax"], found["blas"] = _discover(isolation, settings, DISCOVERY_TIMEOUT_S)
         return found["devices"]
 
     try:

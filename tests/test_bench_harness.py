@@ -228,20 +228,78 @@ def test_a_run_whose_every_case_fails_still_writes_its_json(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary or partial file left
 
 
+def grid_options(**given):
+    """``getoption`` of ``pytest bench`` with the registered defaults and ``given`` values."""
+    from bench.options import add_options
+
+    defaults = {}
+
+    class Group:
+        def addoption(self, flag, default=None, action=None, help=None):
+            defaults[flag.lstrip("-").replace("-", "_")] = False if action == "store_true" else default
+
+    class Parser:
+        def getgroup(self, *args):
+            return Group()
+
+    add_options(Parser())
+    values = {**defaults, "benchmark_min_rounds": None, "benchmark_max_time": None, **given}
+    return values.__getitem__
+
+
+FOUR_CPUS = {f"cpu:{i}": {"id": f"cpu:{i}", "process_index": 0} for i in range(4)}
+
+
+@pytest.mark.parametrize(
+    "given, needles",
+    [
+        (dict(es_devices="gpu:3"), ["'gpu:3'", "cpu:0", "cpu:3"]),
+        (dict(es_grid="huge"), ["'huge'", "quick", "seed", "full"]),
+        (dict(es_pops="100,0"), ["--es-pops", "0", "positive"]),
+        (dict(es_strategies="cmaes"), ["'cmaes'", "cma_es", "openai_es", "simple_ga"]),
+        (dict(es_envs="Pendulum-v0"), ["'Pendulum-v0'", "Pendulum-v1", "CartPole-v1"]),
+        (dict(es_phases="warmup"), ["'warmup'", "compile", "runtime"]),
+        (dict(es_strategies="openai_es", es_pops="7"), ["7", "even"]),
+        (dict(es_hidden="many"), ["--es-hidden", "'many'"]),
+        (dict(es_pops="6", es_devices="cpu:all"), ["popsize 6", "4 devices", "cpu:all", "multiple of 4"]),
+        (dict(es_devices="cpu:0+7"), ["cpu:7", "not a visible device", "cpu:0, cpu:1, cpu:2, cpu:3"]),
+        (dict(es_scaling="linear"), ["'linear'", "strong", "weak"]),
+    ],
+)
+def test_bad_grid_options_name_the_value_and_what_is_allowed(given, needles):
+    from bench.grid import build_cases
+
+    with pytest.raises(ValueError) as err:
+        build_cases(grid_options(**given), FOUR_CPUS)
+    for needle in needles:
+        assert needle in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(
+    "given, needles",
+    [
+        (dict(es_isolate="thread"), ["'thread'", "process", "none"]),
+        (dict(es_case_timeout="-1"), ["--es-case-timeout", "'-1'"]),
+        (dict(es_case_timeout="soon"), ["--es-case-timeout", "'soon'"]),
+        (dict(es_compile_rounds="2"), ["--es-compile-rounds", "2", ">= 3"]),
+        (dict(es_distributed_timeouts="60,20"), ["--es-distributed-timeouts", "'60,20'", "INIT,HEARTBEAT,SHUTDOWN"]),
+        (dict(es_peak_flops="cpu=fast"), ["--es-peak-flops", "'cpu=fast'", "KIND=FLOPS"]),
+    ],
+)
+def test_bad_run_options_name_the_value_and_what_is_allowed(given, needles):
+    from bench.conftest import _run_options
+
+    with pytest.raises(ValueError) as err:
+        _run_options(grid_options(**given), None)
+    for needle in needles:
+        assert needle in str(err.value), str(err.value)
+
+
 @pytest.mark.parametrize(
     "args, needles",
     [
-        (["--es-devices", "gpu:3"], ["'gpu:3'", "cpu:0", "cpu:1"]),
-        (["--es-grid", "huge"], ["'huge'", "quick", "seed", "full"]),
-        (["--es-pops", "100,0"], ["--es-pops", "0", "positive"]),
-        (["--es-strategies", "cmaes"], ["'cmaes'", "cma_es", "openai_es", "simple_ga"]),
-        (["--es-envs", "Pendulum-v0"], ["'Pendulum-v0'", "Pendulum-v1", "CartPole-v1"]),
-        (["--es-phases", "warmup"], ["'warmup'", "compile", "runtime"]),
-        (["--es-strategies", "openai_es", "--es-pops", "7"], ["7", "even"]),
-        (["--es-hidden", "many"], ["--es-hidden", "'many'"]),
-        (["--es-isolate", "thread"], ["'thread'", "process", "none"]),
-        (["--es-case-timeout", "-1"], ["--es-case-timeout", "'-1'"]),
-        (["--es-compile-rounds", "2"], ["--es-compile-rounds", "2", ">= 3"]),
+        (["--es-isolate", "thread"], ["'thread'", "process", "none"]),  # found before any device is listed
+        (["--es-devices", "gpu:3"], ["'gpu:3'", "cpu:0", "cpu:1"]),  # found against the devices a worker listed
     ],
 )
 def test_bad_options_are_usage_errors_naming_the_value(tmp_path, args, needles):

@@ -61,18 +61,18 @@ def test_a_worker_killed_by_sigkill_fails_its_case_only(tmp_path):
 
 def test_a_hung_worker_is_ended_at_the_case_timeout(tmp_path):
     # (that the other cases go on after a failed one is the SIGKILL test's)
-    proc, data = run_bench(tmp_path, *with_pops("16"), *RUNTIME_CPU0, "--es-case-timeout", "20", fault="hang-pop16")
+    proc, data = run_bench(tmp_path, *with_pops("16"), *RUNTIME_CPU0, "--es-case-timeout", "5", fault="hang-pop16")
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert data["benchmarks"] == []
     (failed,) = data["esperf"]["failed"]
-    assert "20 s deadline (--es-case-timeout)" in failed["error"]
+    assert "5 s deadline (--es-case-timeout)" in failed["error"]
     assert not workers_alive(tmp_path)
 
 
 def test_sigterm_keeps_the_finished_cases_and_resume_completes_the_run(tmp_path):
     out = tmp_path / "out.json"
     partial = tmp_path / "out.json.partial"
-    args = [*with_pops("8,10,12,14"), *RUNTIME_CPU0]
+    args = [*with_pops("8,10,12"), *RUNTIME_CPU0]
     proc = subprocess.Popen(bench_cmd(out, *args), cwd=ROOT, env=bench_env(ESPERF_TEST_TAG=str(tmp_path)),
                             start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -93,12 +93,12 @@ def test_sigterm_keeps_the_finished_cases_and_resume_completes_the_run(tmp_path)
     assert not workers_alive(tmp_path)
     assert not out.exists()
     before = [json.loads(line) for line in partial.read_text().splitlines()]
-    assert 1 <= len(before) < 4 and all(r["status"] == "passed" for r in before)
+    assert 1 <= len(before) < 3 and all(r["status"] == "passed" for r in before)
 
     resumed, data = run_bench(tmp_path, *args, "--es-resume")
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert f"{len(before)} deselected" in resumed.stdout
-    assert [b["extra_info"]["popsize"] for b in data["benchmarks"]] == [8, 10, 12, 14]
+    assert [b["extra_info"]["popsize"] for b in data["benchmarks"]] == [8, 10, 12]
     by_name = {b["name"]: b for b in data["benchmarks"]}
     for r in before:  # the earlier cases' samples and workers, unchanged
         assert by_name[r["name"]]["stats"]["data"] == r["benchmark"]["stats"]["data"]
