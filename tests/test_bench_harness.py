@@ -153,7 +153,9 @@ def test_every_compile_round_is_cold_in_its_own_process(tiny_compile, tiny_run):
     """jax's own events, per round: a trace, a lowering and a backend compile, in a fresh worker."""
     (b,) = tiny_compile["benchmarks"]
     info = b["extra_info"]
-    assert info["compile_events"] == [{"trace": 1, "lower": 1, "backend_compile": 1}] * 3
+    # one lowering and one XLA compile each; jax < 0.9 also counts every nested jaxpr trace
+    assert len(info["compile_events"]) == 3
+    assert all(e["trace"] >= 1 and e["lower"] == 1 and e["backend_compile"] == 1 for e in info["compile_events"])
     assert len(set(info["worker_pids"])) == 3 and len(info["backend_init_s"]) == 3
     pids = info["worker_pids"] + [p for r in tiny_run["benchmarks"] for p in r["extra_info"]["worker_pids"]]
     assert len(pids) == len(set(pids)) == 5, "a worker process measured twice"
@@ -166,7 +168,7 @@ def test_repeated_cold_compile_in_process_compiles_again():
     wl = Workload(popsize=8, evals=2, hidden=4, episode_length=5)
     state = wl.init(jax.random.key(0))
     rounds = [timing.cold_compile(wl.generation_fn, (state,))[1] for _ in range(2)]
-    assert rounds == [{"trace": 1, "lower": 1, "backend_compile": 1}] * 2
+    assert all(r["trace"] >= 1 and r["lower"] == 1 and r["backend_compile"] == 1 for r in rounds), rounds
     # without clearing the caches, the same function compiled again is answered from them
     fn = wl.generation_fn()
     timing.compile_stages(fn, (state,))
