@@ -57,6 +57,7 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_blog_command_learns_pendulum():
     """The README's CMA-ES command reaches final_return >= -200 (the blog's best member: about -120)."""
     proc = train("--strategy", "cma_es", "--env", "Pendulum-v1", "--popsize", "100", "--evals", "50",
@@ -66,6 +67,7 @@ def test_blog_command_learns_pendulum():
     assert result["final_return"] >= -200, result
 
 
+@pytest.mark.slow
 def test_readme_openai_es_command_solves_cartpole():
     """The README's OpenAI-ES command reaches final_return >= 475 on CartPole-v1 within 200 generations."""
     proc = train("--strategy", "openai_es", "--env", "CartPole-v1", "--popsize", "100", "--evals", "10",
