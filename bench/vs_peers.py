@@ -49,18 +49,17 @@ def _speedup_ci(a: list[float], b: list[float]) -> tuple[float, float]:
 
 
 def compare_case(case, settings, device, rounds: int, compile_rounds: int) -> dict:
-    import jax
-
     from dataclasses import replace
 
     from bench import timing
-    from bench.cases import make_target
+    from bench.cases import Placement, make_target
 
-    sharding = jax.sharding.SingleDeviceSharding(device)
+    placement = Placement.on([device])
     targets, runners, compile_s = {}, {}, {}
     for impl in ("esperf", "evosax"):
-        t = make_target(replace(case, impl=impl), settings, sharding)
-        compiles = [timing.cold_compile(t.make_fn, t.args, sharding) for _ in range(compile_rounds)]
+        t = make_target(replace(case, impl=impl), settings, placement)
+        compiles = [timing.cold_compile(t.make_fn, t.args, t.in_shardings, t.out_shardings)[0]
+                    for _ in range(compile_rounds)]
         best = min(c.total_s for c in compiles)
         # the last cold compile's executable is the one that runs: no extra compile
         runner = timing.ChainedRunner(compiles[-1].compiled, t.args[0])
