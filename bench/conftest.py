@@ -40,14 +40,15 @@ def _usage(err: Exception):
     return pytest.UsageError(str(err))
 
 
-def _discover(isolation: str, settings, timeout: float) -> tuple[dict, dict, list]:
+def _discover(workers, settings, timeout: float) -> tuple[dict, dict, list]:
     """({device id: description}, jax part of machine_info, BLAS pools) -- from a worker in
-    process mode, so that this process never starts a backend, else from here."""
-    if isolation == "process":
-        from bench.isolation import WorkerFailed, run_worker
+    process mode (``workers``: :class:`bench.isolation.Workers`), so that this process
+    never starts a backend, else from here."""
+    if workers is not None:
+        from bench.isolation import WorkerFailed
 
         try:
-            found = run_worker({"mode": "devices", "settings": asdict(settings)}, timeout)
+            found = workers.run({"mode": "devices", "settings": asdict(settings)}, timeout)
         except WorkerFailed as err:
             raise pytest.UsageError(f"could not list the devices in a worker process: {err}") from None
         jax_part, blas = found["jax"], found["blas_threads"]
@@ -164,9 +165,15 @@ def pytest_configure(config):
         if distributed.process_index() != 0:
             json_path = None  # process 0 writes the results
     found = {}
+    workers = None
+    if isolation == "process":
+        from bench.isolation import Workers
+
+        workers = Workers(settings.blas_threads, start_timeout=DISCOVERY_TIMEOUT_S)
+        config.add_cleanup(workers.close)  # also after a usage error below
 
     def discover():
-        found["devices"], found["jax"], found["blas"] = _discover(isolation, settings, DISCOVERY_TIMEOUT_S)
+        found["devices"], found["jax"], found["blas"] = _discover(workers, settings, DISCOVERY_TIMEOUT_S)
         return found["devices"]
 
     try:
@@ -202,7 +209,7 @@ def pytest_configure(config):
             fh.writelines(json.dumps(r) + "\n" for r in earlier)
     config.stash[_STATE] = {
         "cases": cases, "devices": devices, "jax": jax_part, "settings": settings, "isolation": isolation,
-        "timeout": case_timeout, "blas": blas, "json": json_path, "partial": partial, "earlier": earlier,
+        "timeout": case_timeout, "blas": blas, "workers": workers, "json": json_path, "partial": partial, "earlier": earlier,
         "distributed": bool(spec),
         "failed": [r["failed"] for r in earlier if r.get("status") == "failed"],
         "old_sigterm": signal.signal(signal.SIGTERM, _raise_interrupt),
@@ -289,8 +296,7 @@ def _run_case(case, state) -> tuple[list[float], dict]:
 
     settings = state["settings"]
     if state["isolation"] == "process":
-        from bench.isolation import run_worker
-
+        run_worker = state["workers"].run
         request = {"case": case.to_json(), "settings": asdict(settings)}
         if case.phase == "runtime":
             r = run_worker({**request, "mode": "runtime"}, state["timeout"])
@@ -462,6 +468,8 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info.update(esperf_machine_info(state["jax"]))
     machine_info["blas_threads"] = state["blas"]
     machine_info["isolation"] = state["isolation"]
+    if state["workers"] is not None:
+        machine_info["workers"] = state["workers"].describe()  # how the worker processes started
     if state.get("processes"):
         machine_info["processes"] = state["processes"]  # every process's host, in process order
 

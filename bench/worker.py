@@ -1,7 +1,16 @@
-"""A fresh process that measures one thing: ``python -m bench.worker`` (started by :mod:`bench.isolation`).
+"""A fresh process that measures one thing, started by :mod:`bench.isolation`.
 
-It reads one JSON request on stdin, writes one JSON result to the file the request
-names (atomically), and exits. Modes:
+Two ways to start one (both Linux-safe, see ``bench/isolation.py`` for which is used):
+
+* ``python -m bench.worker``: a new interpreter reads one JSON request on stdin;
+* ``python -m bench.worker --serve``: a **fork server**. It imports jax, numpy, scipy and
+  esperf once -- without starting any jax backend, compiling anything or starting a
+  thread -- then forks one child per request it reads (a JSON line on stdin). Every
+  child is a process that has never started a backend nor compiled anything, like a
+  fresh interpreter, minus the ~1.5 s of imports.
+
+Either way the worker writes one JSON result to the file the request names
+(atomically), and exits. Modes:
 
 * ``devices``: the jax devices and versions of this machine (the pytest process never
   starts an accelerator backend itself, so it asks a worker);
@@ -13,9 +22,10 @@ runs a tiny unrelated jitted function there, so the measurement excludes one-off
 start-up (``backend_init_s``); ``baseline_memory_bytes`` is taken then, and
 ``peak_memory_bytes`` at the end: peak - baseline is what the case itself needed.
 
-The worker dies with its parent (Linux ``PR_SET_PDEATHSIG``), so no worker outlives a
-pytest process killed without warning. ``ESPERF_WORKER_HOOK=module`` imports a module
-and calls its ``install_worker()`` first (the test suite's fault injection).
+A worker dies with its parent (Linux ``PR_SET_PDEATHSIG``: a fork server with pytest, a
+forked child with its fork server), so none outlives a pytest process killed without
+warning. ``ESPERF_WORKER_HOOK=module`` imports a module and calls its
+``install_worker()`` first (the test suite's fault injection).
 """
 from __future__ import annotations
 
@@ -92,9 +102,8 @@ def run(request: dict) -> dict:
             "peak_memory_bytes": peak, "memory_source": source}
 
 
-def main() -> int:
-    request = json.loads(sys.stdin.read())
-    _die_with_parent(request.get("parent_pid"))
+def handle(request: dict) -> int:
+    """Run the fault hook (if any) and ``request``; write its result file; the exit code."""
     hook = os.environ.get("ESPERF_WORKER_HOOK")
     if hook:
         import importlib
@@ -107,6 +116,151 @@ def main() -> int:
     result["pid"] = os.getpid()
     _write(request["result_path"], result)
     return 0 if result["ok"] else 1
+
+
+# The parent's environment variables that only the fork server's imports see: a JSON
+# object {name: the user's value, or None}, restored after the imports.
+PRELOAD_ENV = "ESPERF_PRELOAD_ENV"
+
+# What a fork server imports before it forks: everything a worker needs up to the
+# backend start. Importing these starts no jax backend (checked: ``_backends()``).
+PRELOAD = (
+    "jax", "jax.numpy", "numpy", "optax", "scipy.linalg", "threadpoolctl", "psutil",
+    "strategies", "envs", "bench.cases", "bench.workload", "bench.sharding", "bench.devices",
+    "bench.machine", "bench.timing", "bench.grid", "bench.target",
+)
+
+
+def _backends() -> list[str]:
+    """The jax backends this process has started (none, in a fork server)."""
+    from jax._src import xla_bridge
+
+    return sorted(getattr(xla_bridge, "_backends", {}) or {})
+
+
+def _threads() -> int:
+    """Threads of this process (the OS's count: native pools included)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
+
+
+def _child(request: dict, channels: tuple[int, int]) -> None:
+    """In a freshly forked child: detach from the server's pipes, run the request, exit."""
+    code = 70
+    try:
+        for fd in channels:
+            os.close(fd)
+        with open(os.devnull, "rb") as null:
+            os.dup2(null.fileno(), 0)
+        with open(request["log_path"], "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+        _die_with_parent(request.get("server_pid"))
+        code = handle(request)
+    except BaseException:  # noqa: BLE001 -- a child must never return into the server's loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _send(fd: int, message: dict) -> None:
+    os.write(fd, (json.dumps(message) + "\n").encode())
+
+
+def _wait_child(pid: int) -> int:
+    """Wait for ``pid`` to exit, end what is left of its process group, reap it; its exit code.
+
+    The group is ended while the child is still a zombie (``WNOWAIT``), so its id cannot
+    have been reused by an unrelated group.
+    """
+    import signal
+
+    while True:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            break
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+    try:
+        os.killpg(pid, signal.SIGKILL)  # whatever the child started
+    except (ProcessLookupError, PermissionError):
+        pass
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def serve(parent_pid: int | None) -> int:
+    """The fork server's loop: preload, report ready, then fork one child per request line.
+
+    Protocol (JSON lines; requests on stdin, replies on the original stdout):
+    ``{"ready": true, "pid", "threads", "backends", "import_s"}`` once; then per request
+    ``{"pid": child}`` as soon as it is forked and ``{"exit": code}`` (negative: killed by
+    that signal) when it has ended. The server handles one request at a time and exits at
+    the end of its input. Each child runs in its own process group (id = its pid), which
+    the parent ends on a deadline or an interrupt.
+    """
+    import importlib
+
+    _die_with_parent(parent_pid)
+    # The protocol gets private descriptors; stray prints of imported modules go to stderr.
+    requests, replies = os.dup(0), os.dup(1)
+    with open(os.devnull, "rb") as null:
+        os.dup2(null.fileno(), 0)
+    os.dup2(2, 1)
+    t0 = time.perf_counter()
+    for name in PRELOAD:
+        importlib.import_module(name)
+    # The parent set OPENBLAS_NUM_THREADS=1 so that OpenBLAS started no thread pool at
+    # import (a fork copies no threads); each child sizes its pools (--es-blas-threads).
+    # The children see the user's own environment again.
+    for var, value in json.loads(os.environ.pop(PRELOAD_ENV, "{}")).items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+    _send(replies, {"ready": True, "pid": os.getpid(), "threads": _threads(), "backends": _backends(),
+                    "import_s": time.perf_counter() - t0})
+    with os.fdopen(requests, "rb", buffering=0) as stream:
+        buffer = b""
+        while True:
+            chunk = stream.read(65536)
+            if not chunk:
+                return 0  # the parent closed the pipe: the run is over
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                request = {**json.loads(line), "server_pid": os.getpid()}
+                pid = os.fork()
+                if pid == 0:
+                    os.setpgid(0, 0)
+                    _child(request, (stream.fileno(), replies))
+                try:
+                    os.setpgid(pid, pid)  # also here: the parent may end the group before the child ran
+                except (PermissionError, ProcessLookupError):
+                    pass
+                _send(replies, {"pid": pid})
+                _send(replies, {"exit": _wait_child(pid)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve"]:
+        return serve(int(argv[2]) if argv[1:2] == ["--parent-pid"] else None)
+    request = json.loads(sys.stdin.read())
+    _die_with_parent(request.get("parent_pid"))
+    return handle(request)
 
 
 if __name__ == "__main__":

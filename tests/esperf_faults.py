@@ -4,6 +4,7 @@ pytest process, and a worker hook (``ESPERF_WORKER_HOOK=esperf_faults``) for the
 ESPERF_FAULT=fail-pop16     -> cases with popsize 16 raise while building their target
 ESPERF_FAULT=sigkill-pop16  -> the process measuring a popsize-16 case kills itself with SIGKILL
 ESPERF_FAULT=hang-pop16     -> the process measuring a popsize-16 case sleeps forever
+ESPERF_FAULT=kill-server-pop16 -> the worker of a popsize-16 case SIGKILLs its fork server
 ESPERF_FAULT=recompile      -> every runtime round also compiles a fresh function
 ESPERF_FAULT=no-peers       -> evosax and gymnax cannot be imported (as without the peers extra)
 ESPERF_FAULT_PROCESS=i      -> only process i of a distributed run (ESPERF_PROCESS_ID) gets the fault
@@ -40,6 +41,9 @@ def install_worker():
                     os.kill(os.getpid(), signal.SIGKILL)
                 if fault == "hang-pop16":
                     time.sleep(3600)
+                if fault == "kill-server-pop16":
+                    os.kill(os.getppid(), signal.SIGKILL)
+                    time.sleep(3600)  # PR_SET_PDEATHSIG ends this worker with its server
             return real(case, settings, placement)
 
         bench.cases.make_target = make_target

@@ -4,11 +4,13 @@ behind, an interrupted run resumable, and a pytest process that never starts a b
 Each test runs ``pytest bench`` in a subprocess with a deadline (see test_bench_harness).
 """
 import json
+import os
 import signal
 import subprocess
 import time
 
 import psutil
+import pytest
 
 import subprocs
 from test_bench_harness import ROOT, TINY, bench_cmd, bench_env, run_bench
@@ -111,3 +113,60 @@ def test_resume_needs_the_json_path(tmp_path):
     proc = subprocs.run(cmd, 120, cwd=ROOT, env=bench_env())
     assert proc.returncode == 4
     assert "--es-resume needs --benchmark-json" in proc.stderr
+
+
+def test_workers_fork_from_a_server_without_backend_or_thread_and_outlive_no_deadline(monkeypatch):
+    """The fork server: no jax backend and one thread after its imports; a fresh child per request;
+    a hung child is ended at its deadline while the server goes on; nothing is left after close."""
+    from bench.grid import Case
+    from bench.isolation import WorkerFailed, Workers
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    monkeypatch.setenv("ESPERF_WORKER_HOOK", "esperf_faults")
+    monkeypatch.setenv("ESPERF_FAULT", "hang-pop16")
+    monkeypatch.delenv("ESPERF_WORKER_START", raising=False)
+    workers = Workers(blas_threads=1, start_timeout=120)
+    assert workers.describe() == {"start": "fork server"}
+    hung = Case(phase="compile", strategy="cma_es", env="Pendulum-v1", popsize=16, evals=2, hidden=4,
+                episode_length=5, device="cpu:0")
+    try:
+        first = workers.run({"mode": "devices", "settings": {}}, 120)
+        server = workers.server
+        assert server.ready["threads"] == 1 and server.ready["backends"] == []
+        with pytest.raises(WorkerFailed, match=r"ran past the 3 s deadline"):
+            workers.run({"mode": "compile", "case": hung.to_json(), "settings": {}}, 3)
+        second = workers.run({"mode": "devices", "settings": {}}, 120)
+        assert workers.server is server and server.alive()
+        assert len({first["pid"], second["pid"], server.proc.pid, os.getpid()}) == 4
+        assert first["jax"]["devices"] == second["jax"]["devices"]
+        children = [c.pid for c in psutil.Process(server.proc.pid).children(recursive=True)]
+        assert children == [], children  # the hung child was ended and reaped
+    finally:
+        workers.close()
+    assert subprocs.gone(server.proc.pid)
+
+
+def test_the_fork_server_is_optional():
+    from bench.isolation import Workers
+
+    assert Workers(blas_threads=None).describe()["start"] == "interpreter"
+    assert "--es-blas-threads 0" in Workers(blas_threads=None).describe()["why"]
+    assert Workers(blas_threads=1, fork=False).describe() == {"start": "interpreter"}
+
+
+def test_a_case_whose_worker_kills_the_fork_server_fails_alone(tmp_path):
+    """The next case starts a new fork server; without one (--es-blas-threads 0) workers are fresh interpreters."""
+    proc, data = run_bench(tmp_path, *with_pops("16,8"), *RUNTIME_CPU0, fault="kill-server-pop16")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert data["machine_info"]["workers"] == {"start": "fork server"}
+    assert [b["extra_info"]["popsize"] for b in data["benchmarks"]] == [8]
+    (failed,) = data["esperf"]["failed"]
+    assert failed["extra_info"]["popsize"] == 16
+    assert "the fork server stopped" in failed["error"] and "killed by SIGKILL" in failed["error"]
+    assert not workers_alive(tmp_path)
+
+    proc, data = run_bench(tmp_path, *TINY, *RUNTIME_CPU0, "--es-blas-threads", "0")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert data["machine_info"]["workers"]["start"] == "interpreter"
+    assert data["benchmarks"][0]["extra_info"]["worker_pids"][0] > 0
+    assert not workers_alive(tmp_path)
