@@ -32,7 +32,7 @@ def install_worker():
     if fault.endswith("-pop16"):
         real = bench.cases.make_target
 
-        def make_target(case, settings, placement):
+        def make_target(case, settings, placement, **options):
             if case.popsize == 16:
                 if fault == "fail-pop16":
                     raise MemoryError("RESOURCE_EXHAUSTED: injected out of memory at pop 16")
@@ -40,7 +40,7 @@ def install_worker():
                     os.kill(os.getpid(), signal.SIGKILL)
                 if fault == "hang-pop16":
                     time.sleep(3600)
-            return real(case, settings, placement)
+            return real(case, settings, placement, **options)
 
         bench.cases.make_target = make_target
     elif fault == "recompile":
