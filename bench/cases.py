@@ -59,8 +59,22 @@ class Placement:
         return cls(tuple(devices), sharding.replicated(mesh), args, out, mesh)
 
 
-def esperf_target(case: Case, settings: Settings, placement: Placement) -> Target:
-    """The esperf workload for ``case`` with device-resident inputs."""
+def abstract_args(tree, sharding):
+    """``tree`` with every leaf (an array or a ``jax.ShapeDtypeStruct``) as a
+    ``jax.ShapeDtypeStruct`` of its shape, dtype and weak type, placed with ``sharding``."""
+    return jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding, weak_type=getattr(a, "weak_type", False)),
+        tree,
+    )
+
+
+def esperf_target(case: Case, settings: Settings, placement: Placement, abstract: bool = False) -> Target:
+    """The esperf workload for ``case`` with device-resident inputs.
+
+    With ``abstract`` the inputs are ``jax.ShapeDtypeStruct``s (shape, dtype, sharding)
+    of those same inputs: enough to trace, lower and compile the same program, and
+    nothing to execute it with.
+    """
     from bench.workload import Workload
 
     wl = Workload(
@@ -72,26 +86,37 @@ def esperf_target(case: Case, settings: Settings, placement: Placement) -> Targe
         episode_length=case.episode_length,
         unroll=settings.unroll,
     )
-    state = jax.jit(wl.init, out_shardings=placement.state)(jax.random.key(settings.seed))
     if case.part in ("ask", "tell"):
         flops_fn = xla_flops  # no scan inside
     else:
         flops_fn = scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn)
     env_steps = wl.env_steps if case.part in ("generation", "eval") else None
     common = dict(env_steps=env_steps, flops_fn=flops_fn, num_params=wl.num_params, episode_length=wl.episode_length)
-    if case.part == "generation":
-        return Target(lambda: wl.generation_fn(placement.mesh), (state,), True, in_shardings=placement.args,
-                      out_shardings=placement.out, **common)
-    if placement.mesh is not None:
+    generation = case.part == "generation"
+    if not generation and placement.mesh is not None:
         raise ValueError(f"the {case.part!r} breakdown part runs on one device, not on {case.device}")
-    args = jax.device_put(wl.part_args(state)[case.part], placement.state)
+    if abstract:
+        # A compile round needs only the arguments' shapes, dtypes and shardings:
+        # jax.eval_shape traces the init (and ask, for the parts' arguments) without
+        # compiling or running anything, set-up that a worker would otherwise pay untimed.
+        state = jax.eval_shape(lambda: wl.init(jax.random.key(settings.seed)))
+        args = abstract_args((state,) if generation else jax.eval_shape(wl.part_args, state)[case.part],
+                             placement.state)
+    else:
+        state = jax.jit(wl.init, out_shardings=placement.state)(jax.random.key(settings.seed))
+        args = (state,) if generation else jax.device_put(wl.part_args(state)[case.part], placement.state)
+    if generation:
+        return Target(lambda: wl.generation_fn(placement.mesh), args, True, in_shardings=placement.args,
+                      out_shardings=placement.out, **common)
     return Target(lambda: wl.part_fns()[case.part], args, False, in_shardings=placement.state,
                   out_shardings=placement.state, **common)
 
 
-def make_target(case: Case, settings: Settings, placement: Placement) -> Target:
+def make_target(case: Case, settings: Settings, placement: Placement, abstract: bool = False) -> Target:
+    """The case's target on ``placement``; ``abstract``: esperf's inputs as ShapeDtypeStructs
+    (for compile rounds; the evosax peer always builds concrete inputs)."""
     if case.impl == "esperf":
-        return esperf_target(case, settings, placement)
+        return esperf_target(case, settings, placement, abstract)
     from bench import peers
 
     if placement.mesh is not None:
@@ -136,8 +161,10 @@ def memory_analysis(compiled) -> dict:
     }
 
 
-def build(case: Case, settings: Settings, sync=None):
-    """(target, devices, info) for ``case`` in this process (compiles the state's init, untimed).
+def build(case: Case, settings: Settings, sync=None, abstract: bool = False):
+    """(target, devices, info) for ``case`` in this process (compiles the state's init, untimed;
+    with ``abstract``, esperf's inputs are ShapeDtypeStructs and nothing compiles: see
+    :func:`esperf_target`).
 
     With ``sync`` (a multi-process run) the processes agree that every one of them built
     the case before anything runs a collective: a failure on one fails the case on all.
@@ -145,7 +172,7 @@ def build(case: Case, settings: Settings, sync=None):
     error = None
     try:
         devices = jax_devices(case.devices)
-        target = make_target(case, settings, Placement.on(devices))
+        target = make_target(case, settings, Placement.on(devices), abstract=abstract)
     except Exception as err:  # noqa: BLE001 -- re-raised below, after the processes agreed
         if sync is None:
             raise
@@ -159,9 +186,15 @@ def measure_compile_round(case: Case, settings: Settings, built=None) -> dict:
     """One cold compile of the case: stage times, jax's compile events, XLA's planned memory.
 
     The round starts from ``jax.clear_caches()`` and a fresh function; ``events`` counts
-    the traces, lowerings and backend compiles jax itself reported during it.
+    the traces, lowerings and backend compiles jax itself reported during it. Without
+    ``built`` the target's inputs are abstract (a compile needs their shapes, dtypes and
+    shardings, not their values): an esperf round compiles nothing but the case itself,
+    after a trivial warm-up compile that pays the process's one-off compiler set-up.
     """
-    target, devices, info = built or build(case, settings)
+    if built is None:
+        built = build(case, settings, abstract=True)
+        timing.warm_up_compiler(built[1][0])
+    target, devices, info = built
     stages, events = timing.cold_compile(target.make_fn, target.args, target.in_shardings, target.out_shardings)
     return {
         "info": info,

@@ -174,15 +174,19 @@ class Workload:
 
         The carry is an argument, not a constant, so XLA cannot fold the first step's
         zero returns and all-alive mask away: the step costs what a step inside the loop does.
+        The inputs are ``jax.ShapeDtypeStruct``s (lowering needs no values): building
+        them op by op would compile every op of the reset, untimed, in the worker.
         """
-        x = jnp.zeros((self.popsize, self.num_params), jnp.float32)
-        keys = jax.random.split(jax.random.key(0), self.evals)
-        params, carry = population_carry(self._env, self._policy, x, keys)
+
+        def example_inputs():
+            x = jnp.zeros((self.popsize, self.num_params), jnp.float32)
+            keys = jax.random.split(jax.random.key(0), self.evals)
+            return population_carry(self._env, self._policy, x, keys)
 
         def one_step(params, carry):
             return episode_step(self._env, self._policy, params)(carry, None)[0]
 
-        return one_step, (params, carry)
+        return one_step, jax.eval_shape(example_inputs)
 
     def part_fns(self):
         """Fresh functions for the breakdown: name -> (fn, args builder from a GenState)."""

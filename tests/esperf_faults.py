@@ -33,7 +33,7 @@ def install_worker():
     if fault.endswith("-pop16"):
         real = bench.cases.make_target
 
-        def make_target(case, settings, placement):
+        def make_target(case, settings, placement, **options):
             if case.popsize == 16:
                 if fault == "fail-pop16":
                     raise MemoryError("RESOURCE_EXHAUSTED: injected out of memory at pop 16")
@@ -44,7 +44,7 @@ def install_worker():
                 if fault == "kill-server-pop16":
                     os.kill(os.getppid(), signal.SIGKILL)
                     time.sleep(3600)  # PR_SET_PDEATHSIG ends this worker with its server
-            return real(case, settings, placement)
+            return real(case, settings, placement, **options)
 
         bench.cases.make_target = make_target
     elif fault == "recompile":

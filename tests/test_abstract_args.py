@@ -1,0 +1,143 @@
+"""Abstract inputs (``jax.ShapeDtypeStruct``s) compile the same program as concrete ones.
+
+A compile round builds its target from the inputs' shapes, dtypes and shardings alone
+(``make_target(..., abstract=True)``), and the FLOP count lowers the scan step from
+abstract inputs, so that a worker compiles and runs nothing else. These tests keep the
+figures honest: the lowered module from abstract inputs is the module from the real
+inputs, text for text, on one device and on a 2-device mesh. A jax already imported in
+this process cannot get more devices, so the mesh check runs in a subprocess with 2
+forced CPU host devices (``python tests/test_abstract_args.py`` prints a JSON line).
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import subprocs
+from bench import timing
+from bench.cases import Placement, make_target
+from bench.grid import Case
+from bench.target import Settings
+from bench.workload import Workload
+from envs.rollout import population_carry
+
+ROOT = Path(__file__).resolve().parents[1]
+NUM_DEVICES = 2
+
+
+def _case(part="generation", strategy="cma_es", device="cpu:0", devices=()):
+    return Case("compile", strategy, "Pendulum-v1", 8, 2, 4, 5, device, part=part, devices=devices)
+
+
+def lowered(target):
+    """The lowered module of ``target`` as the harness traces and lowers it (``timing.compile_stages``)."""
+    jitted = jax.jit(target.make_fn(), in_shardings=target.in_shardings, out_shardings=target.out_shardings)
+    return jitted.trace(*target.args).lower()
+
+
+def key_leaves(args):
+    """The ``jax.random.key`` leaves of ``args``: (dtype, sharding) pairs."""
+    return [(str(a.dtype), a.sharding) for a in jax.tree.leaves(args)
+            if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key)]
+
+
+def compare(case, devices) -> dict:
+    """Lowered (and, with ``compiled``, compiled) text of the case from abstract and concrete inputs."""
+    placement = Placement.on(devices)
+    abstract = make_target(case, Settings(), placement, abstract=True)
+    concrete = make_target(case, Settings(), placement)
+    # one call site for both: the module's debug locations include the caller's line and column
+    la, lc = [lowered(t) for t in (abstract, concrete)]
+    return {
+        "abstract_is_abstract": all(isinstance(a, jax.ShapeDtypeStruct) for a in jax.tree.leaves(abstract.args)),
+        "same_lowered": la.as_text() == lc.as_text(),
+        "same_lowered_with_locations": la.as_text(debug_info=True) == lc.as_text(debug_info=True),
+        "abstract_keys": [(d, str(s)) for d, s in key_leaves(abstract.args)],
+        "concrete_keys": [(d, str(s)) for d, s in key_leaves(concrete.args)],
+        "keys_placed": all(s == placement.state for _, s in key_leaves(abstract.args)),
+        "abstract_lowered": la,
+        "concrete_lowered": lc,
+    }
+
+
+# -- the subprocess ---------------------------------------------------------------------------
+
+
+def child_checks() -> dict:
+    devices = jax.devices()[:NUM_DEVICES]
+    spec = "+".join(str(d.id) for d in devices)
+    case = _case(device=f"cpu:{spec}", devices=tuple(f"cpu:{d.id}" for d in devices))
+    r = compare(case, devices)
+    text = r["abstract_lowered"].as_text()
+    # the module is partitioned over the mesh, the population along its "pop" axis
+    r["partitioned"] = f"mhlo.num_partitions = {NUM_DEVICES}" in text and '{"pop"}' in text
+    r["num_devices"] = len(devices)
+    return {k: v for k, v in r.items() if k not in ("abstract_lowered", "concrete_lowered")}
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("part", ["generation", "ask", "eval", "tell"])
+def test_abstract_inputs_lower_to_the_same_program_on_one_device(part):
+    r = compare(_case(part), jax.devices()[:1])
+    assert r["abstract_is_abstract"]
+    assert r["same_lowered"] and r["same_lowered_with_locations"]
+    # every part takes one typed key (the GenState's, or eval's episode key), placed like the rest
+    assert r["abstract_keys"] == r["concrete_keys"] and len(r["abstract_keys"]) == 1
+    assert r["keys_placed"]
+
+
+def test_abstract_generation_compiles_to_the_same_executable():
+    """The backend compile sees the same module and options: the same HLO and planned memory."""
+    r = compare(_case("generation"), jax.devices()[:1])
+    a, c = r["abstract_lowered"].compile(), r["concrete_lowered"].compile()
+    assert a.as_text() == c.as_text()
+    assert a.memory_analysis().argument_size_in_bytes == c.memory_analysis().argument_size_in_bytes
+
+
+@pytest.mark.parametrize("part", ["generation", "tell"])
+def test_an_abstract_target_compiles_nothing(part):
+    jax.clear_caches()
+    with timing.CompileCounter() as counter:
+        target = make_target(_case(part), Settings(), Placement.on(jax.devices()[:1]), abstract=True)
+        Workload(popsize=8, evals=2, hidden=4, episode_length=5).scan_step_fn()
+    assert counter.counts()["backend_compile"] == 0, counter.counts()
+    assert target.args
+
+
+@pytest.mark.parametrize("env", ["Pendulum-v1", "CartPole-v1"])
+def test_the_scan_step_lowers_the_same_from_abstract_inputs(env):
+    """The FLOP count's scan step: its abstract inputs are those population_carry computes."""
+    wl = Workload(strategy="openai_es", env=env, popsize=8, evals=3, hidden=4)
+    fn, args = wl.scan_step_fn()
+    assert all(isinstance(a, jax.ShapeDtypeStruct) for a in jax.tree.leaves(args))
+    x = jnp.zeros((wl.popsize, wl.num_params), jnp.float32)
+    concrete = population_carry(wl.env_obj, wl.policy, x, jax.random.split(jax.random.key(0), wl.evals))
+    assert jax.jit(fn).lower(*args).as_text() == jax.jit(fn).lower(*concrete).as_text()
+
+
+@pytest.fixture(scope="module")
+def child():
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), JAX_ENABLE_COMPILATION_CACHE="false",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={NUM_DEVICES}")
+    proc = subprocs.run([sys.executable, str(Path(__file__).resolve())], 300, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_abstract_inputs_lower_to_the_same_sharded_generation(child):
+    assert child["num_devices"] == NUM_DEVICES
+    assert child["abstract_is_abstract"] and child["partitioned"]
+    assert child["same_lowered"] and child["same_lowered_with_locations"]
+    # the key is a typed key array, replicated over the mesh like the rest of the state
+    assert child["abstract_keys"] == child["concrete_keys"] and len(child["abstract_keys"]) == 1
+    assert child["keys_placed"]
+
+
+if __name__ == "__main__":
+    print(json.dumps(child_checks()))
