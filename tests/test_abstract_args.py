@@ -5,19 +5,14 @@ A compile round builds its target from the inputs' shapes, dtypes and shardings 
 abstract inputs, so that a worker compiles and runs nothing else. These tests keep the
 figures honest: the lowered module from abstract inputs is the module from the real
 inputs, text for text, on one device and on a 2-device mesh. A jax already imported in
-this process cannot get more devices, so the mesh check runs in a subprocess with 2
-forced CPU host devices (``python tests/test_abstract_args.py`` prints a JSON line).
+this process cannot get more devices, so the mesh check (``mesh_checks``) runs in the
+subprocess of ``test_sharding.py``, which has forced CPU host devices, and is asserted there.
 """
-import json
-import os
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import pytest
 
-import subprocs
 from bench import timing
 from bench.cases import Placement, make_target
 from bench.grid import Case
@@ -25,7 +20,6 @@ from bench.target import Settings
 from bench.workload import Workload
 from envs.rollout import population_carry
 
-ROOT = Path(__file__).resolve().parents[1]
 NUM_DEVICES = 2
 
 
@@ -64,10 +58,12 @@ def compare(case, devices) -> dict:
     }
 
 
-# -- the subprocess ---------------------------------------------------------------------------
+# -- on a mesh (in test_sharding.py's subprocess) ---------------------------------------------------------------------------
 
 
-def child_checks() -> dict:
+def mesh_checks() -> dict:
+    """The sharded generation's comparison on 2 devices (run by test_sharding.py's subprocess,
+    which has forced host devices; asserted in test_sharding.py)."""
     devices = jax.devices()[:NUM_DEVICES]
     spec = "+".join(str(d.id) for d in devices)
     case = _case(device=f"cpu:{spec}", devices=tuple(f"cpu:{d.id}" for d in devices))
@@ -121,23 +117,4 @@ def test_the_scan_step_lowers_the_same_from_abstract_inputs(env):
     assert jax.jit(fn).lower(*args).as_text() == jax.jit(fn).lower(*concrete).as_text()
 
 
-@pytest.fixture(scope="module")
-def child():
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), JAX_ENABLE_COMPILATION_CACHE="false",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={NUM_DEVICES}")
-    proc = subprocs.run([sys.executable, str(Path(__file__).resolve())], 300, cwd=ROOT, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
-
-def test_abstract_inputs_lower_to_the_same_sharded_generation(child):
-    assert child["num_devices"] == NUM_DEVICES
-    assert child["abstract_is_abstract"] and child["partitioned"]
-    assert child["same_lowered"] and child["same_lowered_with_locations"]
-    # the key is a typed key array, replicated over the mesh like the rest of the state
-    assert child["abstract_keys"] == child["concrete_keys"] and len(child["abstract_keys"]) == 1
-    assert child["keys_placed"]
-
-
-if __name__ == "__main__":
-    print(json.dumps(child_checks()))

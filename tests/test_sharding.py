@@ -145,6 +145,9 @@ def child_checks() -> dict:
     except ValueError as err:
         out["workload_indivisible"] = str(err)
     out["train"] = _train_checks()
+    from test_abstract_args import mesh_checks
+
+    out["abstract_inputs"] = mesh_checks()
     return out
 
 
@@ -270,3 +273,14 @@ def test_scaling_sets():
 
 if __name__ == "__main__":
     print(json.dumps(child_checks()), flush=True)
+
+
+def test_abstract_inputs_lower_to_the_same_sharded_generation(child):
+    """A compile round's abstract inputs (test_abstract_args.py) on a 2-device mesh: the same module."""
+    r = child["abstract_inputs"]
+    assert r["num_devices"] == 2
+    assert r["abstract_is_abstract"] and r["partitioned"]
+    assert r["same_lowered"] and r["same_lowered_with_locations"]
+    # the key is a typed key array, replicated over the mesh like the rest of the state
+    assert r["abstract_keys"] == r["concrete_keys"] and len(r["abstract_keys"]) == 1
+    assert r["keys_placed"]
