@@ -242,6 +242,8 @@ def serve(parent_pid: int | None) -> int:
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 request = {**json.loads(line), "server_pid": os.getpid()}
+                sys.stdout.flush()  # or a child would print what the server buffered
+                sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:
                     os.setpgid(0, 0)
