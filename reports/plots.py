@@ -200,7 +200,8 @@ def line_facets(
 
     g.map_dataframe(draw)
     g.set(xscale="log", yscale="log")
-    xs = pd.concat([df["popsize"], fail["popsize"]]).astype(float)  # failed popsizes inside the x range too
+    # failed popsizes inside the x range too
+    xs = np.concatenate([df["popsize"].to_numpy(float), fail["popsize"].to_numpy(float)])
     g.set(xlim=(xs.min() / 1.6, xs.max() * 1.6))
     g.set_axis_labels("population size", ylabel)
     g.set_titles(row_template="{row_name}", col_template="{col_name}")

@@ -7,6 +7,7 @@ run as ``python tests/test_sharding.py``), which prints its findings as a JSON l
 the tests assert on them. Forced host devices prove correctness, not speed.
 """
 import contextlib
+import functools
 import io
 import json
 import os
@@ -42,10 +43,12 @@ def _leaves(state) -> dict:
     return {jax.tree_util.keystr(path): np.asarray(raw(v), np.float64) for path, v in flat}
 
 
-def _generation_checks(strategy, options, num_devices):
+@functools.lru_cache(maxsize=None)
+def _single_device_reference(strategy, options):
+    """(workload, state, next state, returns) on one device: one compile per strategy, shared by
+    the 2- and 4-device checks."""
     import jax
 
-    from bench import sharding
     from bench.workload import Workload
 
     wl = Workload(strategy=strategy, popsize=POPSIZE, evals=2, hidden=HIDDEN, episode_length=10,
@@ -53,8 +56,15 @@ def _generation_checks(strategy, options, num_devices):
     # One generation first, so that tell meets a state unlike init's (C != I, Adam moments != 0).
     single = jax.jit(wl.generation_fn())
     state = single(wl.init(jax.random.key(0)))[0]
-    ref_state, ref_returns = single(state)
+    return (wl, state, *single(state))
 
+
+def _generation_checks(strategy, options, num_devices):
+    import jax
+
+    from bench import sharding
+
+    wl, state, ref_state, ref_returns = _single_device_reference(strategy, options)
     mesh = sharding.pop_mesh(jax.devices()[:num_devices])
     in_s, out_s = sharding.generation_shardings(mesh)
     placed = sharding.place(state, mesh)
