@@ -209,7 +209,8 @@ def pytest_configure(config):
             fh.writelines(json.dumps(r) + "\n" for r in earlier)
     config.stash[_STATE] = {
         "cases": cases, "devices": devices, "jax": jax_part, "settings": settings, "isolation": isolation,
-        "timeout": case_timeout, "blas": blas, "workers": workers, "json": json_path, "partial": partial, "earlier": earlier,
+        "timeout": case_timeout, "blas": blas, "workers": workers, "json": json_path, "partial": partial,
+        "earlier": earlier,
         "distributed": bool(spec),
         "failed": [r["failed"] for r in earlier if r.get("status") == "failed"],
         "old_sigterm": signal.signal(signal.SIGTERM, _raise_interrupt),
