@@ -188,12 +188,12 @@ def measure_compile_round(case: Case, settings: Settings, built=None) -> dict:
     The round starts from ``jax.clear_caches()`` and a fresh function; ``events`` counts
     the traces, lowerings and backend compiles jax itself reported during it. Without
     ``built`` the target's inputs are abstract (a compile needs their shapes, dtypes and
-    shardings, not their values): an esperf round compiles nothing but the case itself,
-    after a trivial warm-up compile that pays the process's one-off compiler set-up.
+    shardings, not their values): an esperf round compiles nothing but the case itself.
+    The process's one-off compiler set-up is paid before, by the worker's backend warm-up
+    (``bench.worker``: a tiny function jitted and run on the case's devices).
     """
     if built is None:
         built = build(case, settings, abstract=True)
-        timing.warm_up_compiler(built[1][0])
     target, devices, info = built
     stages, events = timing.cold_compile(target.make_fn, target.args, target.in_shardings, target.out_shardings)
     return {

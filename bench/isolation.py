@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.worker import PRELOAD_ENV  # a light import: the worker imports jax only when it runs
+
 ROOT = Path(__file__).resolve().parents[1]
 GRACE_S = 5.0  # SIGTERM, then SIGKILL after this long
 
@@ -137,7 +139,7 @@ class ForkServer:
         # so the server has nothing a fork could not copy. The children get the user's
         # value back (bench.worker.serve) and size their pools themselves.
         original = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}
-        env = _worker_env({"OPENBLAS_NUM_THREADS": "1", "ESPERF_PRELOAD_ENV": json.dumps(original)})
+        env = _worker_env({"OPENBLAS_NUM_THREADS": "1", PRELOAD_ENV: json.dumps(original)})
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.worker", "--serve", "--parent-pid", str(os.getpid())],

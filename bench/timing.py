@@ -102,18 +102,6 @@ def compile_stages(fn: Callable, args: tuple, in_shardings=None, out_shardings=N
     return CompileStages(t1 - t0, t2 - t1, t3 - t2, compiled)
 
 
-def warm_up_compiler(device) -> None:
-    """Trace, lower and compile a trivial program on ``device`` (untimed; nothing runs).
-
-    A process's first compile also pays one-off set-up that later compiles do not
-    (measured on CPU: about 0.1 s, in lowering and the backend compile, whatever the
-    program). A worker whose case needed no compile before its cold round (abstract
-    inputs: ``bench.cases.esperf_target``) pays it here, so the round times the case alone.
-    """
-    arg = jax.ShapeDtypeStruct((), "float32", sharding=jax.sharding.SingleDeviceSharding(device))
-    jax.jit(lambda x: x + 1).trace(arg).lower().compile()
-
-
 def cold_compile(make_fn: Callable[[], Callable], args: tuple, in_shardings=None, out_shardings=None):
     """One cold compile: clear jax's in-memory caches, build a fresh function, compile it.
 
