@@ -2,7 +2,7 @@
 
 The benchmark hooks themselves live in ``bench/conftest.py``.
 """
-from bench.options import add_options
+from bench.plugin.options import add_options
 
 
 def pytest_addoption(parser):

@@ -3,7 +3,7 @@
     python -m bench.launch -n N [--local-devices K] [--gpus-per-process G] [--timeout SECONDS]
                            [--port PORT] [--grace SECONDS] -- COMMAND...
 
-Process i gets ``ESPERF_DISTRIBUTED=127.0.0.1:PORT,N,i`` (read by :mod:`bench.distributed`, e.g.
+Process i gets ``ESPERF_DISTRIBUTED=127.0.0.1:PORT,N,i`` (read by :mod:`bench.multi.distributed`, e.g.
 ``pytest bench``) and ``ESPERF_PROCESS_ID=i``; the coordinator is process 0 on 127.0.0.1 at a
 free port (or ``--port``), bound to 127.0.0.1 only (``JAX_COORDINATOR_BIND_ADDRESS``, unless
 already set).
@@ -39,7 +39,6 @@ interrupted; 2 for bad arguments (one line on stderr); 127 when COMMAND cannot b
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import signal
 import socket
@@ -49,10 +48,12 @@ import threading
 import time
 from collections.abc import Sequence
 
+from bench.isolation.processes import die_with_parent, end_groups, signal_name
+
 DEADLINE_EXIT_CODE = 124
 USAGE_EXIT_CODE = 2
 NOT_FOUND_EXIT_CODE = 127
-POLL_S = 0.02
+POLL_S = 0.02  # how often the launcher looks at its processes
 
 
 class UsageError(Exception):
@@ -159,11 +160,7 @@ def _child_setup() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _ENDING_SIGNALS)
     # SIGKILL the child if the launcher dies (Linux only): the one case the launcher's own
     # cleanup cannot cover, the launcher being SIGKILLed.
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
+    die_with_parent()
 
 
 def _pump(stream, out, prefix: bytes, lock: threading.Lock) -> None:
@@ -180,16 +177,10 @@ def _pump(stream, out, prefix: bytes, lock: threading.Lock) -> None:
     stream.close()
 
 
-def _signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
-
 
 def _describe(i: int, pid: int, code: int) -> str:
     if code < 0:
-        return f"process {i} (pid {pid}) was killed by {_signal_name(-code)}"
+        return f"process {i} (pid {pid}) was killed by {signal_name(-code)}"
     return f"process {i} (pid {pid}) exited with code {code}"
 
 
@@ -197,46 +188,6 @@ class _Interrupted(Exception):
     def __init__(self, sig: int):
         self.sig = sig
 
-
-def end_groups(procs: Sequence[subprocess.Popen], grace_s: float) -> None:
-    """End every process group in ``procs``: SIGTERM, then SIGKILL to groups still there after ``grace_s``.
-
-    A group outlives its leader when the leader left children behind; the group id is the
-    leader's pid (start_new_session), so it is signalled even after the leader has exited.
-    """
-    pgids = [p.pid for p in procs]
-    for pgid in pgids:
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        for p in procs:
-            p.poll()
-        if not any(_group_alive(pgid) for pgid in pgids):
-            break
-        time.sleep(POLL_S)
-    for pgid in pgids:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # unkillable (D state): nothing more a launcher can do
-            pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _say(message: str) -> None:
@@ -314,7 +265,7 @@ def launch(args: argparse.Namespace, command: list[str]) -> int:
         running = sum(p.poll() is None for p in procs)
         end_groups(procs, args.grace)
         _drain(threads)
-        _say(f"got {_signal_name(stop.sig)}; ended {running} running process(es)")
+        _say(f"got {signal_name(stop.sig)}; ended {running} running process(es)")
         return 128 + stop.sig
     finally:
         for s, handler in old.items():

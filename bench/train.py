@@ -7,12 +7,13 @@ fresh episodes).
 
 ``--devices`` picks where it runs: one device (default: the first visible one) or a
 set such as ``cpu:all`` or ``gpu:0+1``, over which each generation's population is
-sharded (``bench.sharding``; popsize must be a multiple of the set's size).
+sharded (``bench.multi.sharding``; popsize must be a multiple of the set's size).
 
 Timing: every function is compiled ahead of time (``jax.jit(f).lower(...).compile()``)
 before the run starts; ``compile_s`` is that, ``run_s`` the execution time of the
 generations alone (what ``env_steps_per_s`` divides by), ``wall_s`` the whole command
-from start to final evaluation.
+from start to final evaluation. ``run_compile_events`` counts jax's compile events inside
+the timed generations (0: nothing compiled there).
 
 Example (the blog's run)::
 
@@ -79,9 +80,9 @@ def train(args: argparse.Namespace) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from bench.devices import devices_of, owned, resolve_device_set, visible_devices
-    from bench.sharding import check_divisible, place, pop_mesh, replicated
-    from bench.timing import limit_blas_threads
+    from bench.multi.devices import devices_of, owned, resolve_device_set, visible_devices
+    from bench.multi.sharding import check_divisible, place, pop_mesh, replicated
+    from bench.measure.timing import CompileCounter, limit_blas_threads
     from bench.workload import Workload
 
     limit_blas_threads(1)
@@ -156,12 +157,15 @@ def train(args: argparse.Namespace) -> dict:
     best_return = -math.inf
     done = 0
     run_s = 0.0
+    run_compiles = 0  # jax's compile events inside the timed chunks: 0 when compile_s holds them all
     while done < args.generations:
         n = min(args.log_every, args.generations - done)
-        t0 = time.perf_counter()
-        state, (mean_r, best_r) = chunks[n](state)
-        jax.block_until_ready((state, mean_r, best_r))
-        run_s += time.perf_counter() - t0
+        with CompileCounter() as counter:
+            t0 = time.perf_counter()
+            state, (mean_r, best_r) = chunks[n](state)
+            jax.block_until_ready((state, mean_r, best_r))
+            run_s += time.perf_counter() - t0
+        run_compiles += counter.count
         mean_r, best_r = jax.device_get((mean_r, best_r))
         done += n
         best_return = max(best_return, float(best_r.max()))
@@ -193,6 +197,7 @@ def train(args: argparse.Namespace) -> dict:
         "best_return": best_return,
         "compile_s": compile_s,
         "run_s": run_s,
+        "run_compile_events": run_compiles,
         "wall_s": wall_s,
         "env_steps": wl.env_steps * args.generations,
         "env_steps_per_s": wl.env_steps * args.generations / run_s,

@@ -1,4 +1,4 @@
-"""The one validator of integer settings in ``bench`` (pytest options, train and vs_peers flags).
+"""The one set of validators of settings in ``bench`` (pytest options, train and vs_peers flags).
 
 ``strategies`` and ``envs`` keep their own checks: they must not depend on ``bench``.
 """
@@ -28,9 +28,26 @@ def parse_positive_int(name: str, text, minimum: int = 1) -> int:
     return positive_int(name, text, minimum)
 
 
+def split_list(text) -> list[str]:
+    """The items of a comma list, stripped, empty ones dropped."""
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def choice_list(option: str, text, allowed) -> tuple[str, ...]:
+    """A comma list of names from ``allowed`` (duplicates dropped, order kept); ValueError naming
+    a bad or missing value and what is allowed."""
+    values = split_list(text)
+    if not values:
+        raise ValueError(f"{option} is empty; choose from {', '.join(allowed)}")
+    for v in values:
+        if v not in allowed:
+            raise ValueError(f"{option}: unknown value {v!r}; choose from {', '.join(allowed)}")
+    return tuple(dict.fromkeys(values))
+
+
 def positive_ints(name: str, text) -> tuple[int, ...]:
     """A comma list of positive ints (duplicates dropped, order kept); ValueError naming a bad item."""
-    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    items = split_list(text)
     if not items:
         raise ValueError(f"{name} is empty; give a comma list of positive ints")
     try:

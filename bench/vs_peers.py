@@ -51,8 +51,9 @@ def _speedup_ci(a: list[float], b: list[float]) -> tuple[float, float]:
 def compare_case(case, settings, device, rounds: int, compile_rounds: int) -> dict:
     from dataclasses import replace
 
-    from bench import timing
-    from bench.cases import Placement, make_target
+    from bench.measure import timing
+    from bench.measure.placement import Placement
+    from bench.measure.targets import make_target
 
     placement = Placement.on([device])
     targets, runners, compile_s = {}, {}, {}
@@ -103,19 +104,19 @@ def main(argv=None) -> int:
     try:
         import jax
 
-        from bench import grid
-        from bench.target import Settings
-        from bench.validate import positive_int, positive_ints
-        from bench.peers import PEER_STRATEGIES, peers_available
+        import envs
+        from bench.case import Case, Settings
+        from bench.measure.peers import PEER_STRATEGIES, peers_available
+        from bench.validate import choice_list, positive_int, positive_ints
 
-        strats = grid._choice_list("--strategies", args.strategies, tuple(PEER_STRATEGIES))
-        env_names = grid._choice_list("--envs", args.envs, grid.envs.names())
+        strats = choice_list("--strategies", args.strategies, tuple(PEER_STRATEGIES))
+        env_names = choice_list("--envs", args.envs, envs.names())
         pops = positive_ints("--pops", args.pops)
         for name in ("evals", "hidden", "rounds", "compile_rounds", "unroll"):
             positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
         if not peers_available():
             raise ValueError('evosax and gymnax are not installed; pip install -e ".[peers]"')
-        from bench import timing
+        from bench.measure import timing
 
         timing.disable_persistent_cache()
         timing.limit_blas_threads(1)
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
         for s in strats:
             for e in env_names:
                 for pop in pops:
-                    case = grid.Case("runtime", s, e, pop, args.evals, args.hidden, None, "")
+                    case = Case("runtime", s, e, pop, args.evals, args.hidden, None, "")
                     print(json.dumps(compare_case(case, settings, device, args.rounds, args.compile_rounds)), flush=True)
     except ValueError as err:
         fail(PROG, err)

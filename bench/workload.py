@@ -135,13 +135,13 @@ class Workload:
     def sharded_generation(self, state: GenState, mesh):
         """``generation`` with the population sharded along the "pop" axis of ``mesh``.
 
-        ``x`` and the returns are constrained to ``bench.sharding.pop_sharded``: each
+        ``x`` and the returns are constrained to ``bench.multi.sharding.pop_sharded``: each
         device rolls out its own rows with no communication inside the episode loop,
         and ``tell``'s sums over the population become per-device partial sums plus
-        small all-reduces (see :mod:`bench.sharding`). Same values as ``generation``:
+        small all-reduces (see :mod:`bench.multi.sharding`). Same values as ``generation``:
         the returns exactly, the next state up to the rounding of those sums.
         """
-        from bench.sharding import check_divisible, constrain_population
+        from bench.multi.sharding import check_divisible, constrain_population
 
         check_divisible(self.popsize, mesh.size)
         x, k_eval, state = self.ask(state)
@@ -153,9 +153,9 @@ class Workload:
         """A FRESH Python function computing one generation (a new jit cache entry each call).
 
         Compile benchmarks build one per round so that no round hits jax's in-memory
-        caches keyed on the function object. With a ``mesh`` (``bench.sharding.pop_mesh``)
+        caches keyed on the function object. With a ``mesh`` (``bench.multi.sharding.pop_mesh``)
         the function is ``sharded_generation`` on it; jit it with
-        ``bench.sharding.generation_shardings(mesh)``.
+        ``bench.multi.sharding.generation_shardings(mesh)``.
         """
         if mesh is None:
 

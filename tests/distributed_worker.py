@@ -14,7 +14,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import distributed  # noqa: E402
+from bench.multi import distributed  # noqa: E402
+from helpers import all_ok  # noqa: E402
 
 
 def main(mode: str) -> None:
@@ -53,8 +54,8 @@ def main(mode: str) -> None:
         "sum_sq": float(np.asarray(total.addressable_data(0))),
         "block_max": float(np.asarray(blockmax.addressable_data(0))),
         "max": distributed.max_over_processes([0.25 + me, 10.0 - me, 1e-9 * (me + 1)]),
-        "all_true": distributed.all_ok(True),
-        "all_but_last": distributed.all_ok(me != distributed.process_count() - 1),
+        "all_true": all_ok(True),
+        "all_but_last": all_ok(me != distributed.process_count() - 1),
         "gathered": distributed.gather_json({"p": me, "devices": jax.local_device_count()}),
         "broadcast": distributed.broadcast_json({"from": me, "cases": ["a", "b"]} if me == 0 else None),
     }

@@ -27,11 +27,11 @@ def install_worker():
     only = os.environ.get("ESPERF_FAULT_PROCESS")
     if only is not None and os.environ.get("ESPERF_PROCESS_ID") != only:
         return
-    import bench.cases
-    import bench.timing
+    import bench.measure.targets
+    import bench.measure.timing
 
     if fault.endswith("-pop16"):
-        real = bench.cases.make_target
+        real = bench.measure.targets.make_target
 
         def make_target(case, settings, placement, **options):
             if case.popsize == 16:
@@ -46,18 +46,18 @@ def install_worker():
                     time.sleep(3600)  # PR_SET_PDEATHSIG ends this worker with its server
             return real(case, settings, placement, **options)
 
-        bench.cases.make_target = make_target
+        bench.measure.targets.make_target = make_target
     elif fault == "recompile":
         import jax
         import jax.numpy as jnp
 
-        real_call = bench.timing.ChainedRunner.__call__
+        real_call = bench.measure.timing.ChainedRunner.__call__
 
         def call(self):
             jax.jit(lambda x: x + 1)(jnp.ones(2))  # a fresh function: a real compile
             return real_call(self)
 
-        bench.timing.ChainedRunner.__call__ = call
+        bench.measure.timing.ChainedRunner.__call__ = call
 
 
 def pytest_configure(config):

@@ -6,47 +6,13 @@ a tiny grid. Process isolation itself is tested in ``test_isolation.py``.
 """
 import json
 import os
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import pytest
 
-import subprocs
-from bench import timing
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "--es-strategies", "cma_es", "--es-envs", "Pendulum-v1", "--es-pops", "8", "--es-evals", "2",
-    "--es-hidden", "4", "--es-episode-length", "5", "--es-runtime-rounds", "3",
-]
-
-
-def bench_env(fault="", devices=2, **extra):
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    env["JAX_PLATFORMS"] = "cpu"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
-    env["ESPERF_FAULT"] = fault
-    env["ESPERF_WORKER_HOOK"] = "esperf_faults"  # the workers get the same faults
-    env.update(extra)
-    return env
-
-
-def bench_cmd(out, *args):
-    return [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", "-p", "esperf_faults",
-            f"--benchmark-json={out}", *args]
-
-
-def run_bench(tmp_path, *args, fault="", devices=2, timeout=600, **env):
-    """``pytest bench`` in a subprocess; its workers carry ESPERF_TEST_TAG=tmp_path in their environment."""
-    out = tmp_path / "out.json"
-    env = bench_env(fault, devices, ESPERF_TEST_TAG=str(tmp_path), **env)
-    proc = subprocs.run(bench_cmd(out, *args), timeout, cwd=ROOT, env=env)
-    data = json.loads(out.read_text()) if out.exists() and out.stat().st_size else None
-    return proc, data
-
+from helpers import TINY, run_bench
+from bench.measure import timing
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
@@ -100,6 +66,52 @@ def test_all_devices_yield_one_case_each_with_results_there(tiny_run):
         assert f"test_generation[runtime-cma_es-Pendulum-v1-pop8-evals2-{dev}]" in names
     assert {b["extra_info"]["device"] for b in gens} == {"cpu:0", "cpu:1"}
     assert [d["id"] for d in tiny_run["machine_info"]["devices"]] == ["cpu:0", "cpu:1"]
+    # the same case, run the same number of generations, computed the same state on each device
+    checksums = [b["extra_info"]["state_checksum"] for b in gens]
+    assert [b["extra_info"]["executions"] for b in gens] == [5, 5]  # warm-up, calibration, 3 rounds
+    assert checksums[0] == checksums[1] and checksums[0] != 0
+
+
+def test_the_state_checksum_changes_with_every_generation_carried():
+    """state_checksum reads the carried state: one generation more, another value."""
+    from bench.measure.rounds import state_checksum
+    from bench.workload import Workload
+
+    wl = Workload(popsize=8, evals=2, hidden=4, episode_length=5)
+    state = jax.jit(wl.init)(jax.random.key(0))
+    step = jax.jit(wl.generation)
+    after = [state_checksum(state)]
+    for _ in range(2):
+        state, _ = step(state)
+        after.append(state_checksum(state))
+    assert len(set(after)) == 3, after
+    assert state_checksum({"key": jax.random.key(1), "n": jnp.int32(3)}) == 0.0  # keys and ints are left out
+
+
+def test_the_placement_check_fails_an_output_off_the_devices_under_test():
+    from bench.case import CaseFailed
+    from bench.measure.rounds import check_placement
+
+    here = jax.devices()[:1]
+    out = (jnp.ones(3), {"b": jnp.zeros(2)})
+    check_placement(out, here)
+    elsewhere = type("Device", (), {"__repr__": lambda self: "gpu:7"})()
+    with pytest.raises(CaseFailed, match=r"expected only \['gpu:7'\]"):
+        check_placement(out, [elsewhere])
+    with pytest.raises(CaseFailed, match="output on"):
+        check_placement((jnp.ones(3), "a host value"), here)  # not a device array at all
+
+
+def test_chained_rounds_carry_each_output_into_the_next_round():
+    """A generation's rounds chain: round k+1 starts from round k's first output; a part's repeat."""
+    zero = jnp.zeros((), jnp.int32)
+    step = jax.jit(lambda c: (c + 1, c * 10)).lower(zero).compile()
+    chained = timing.ChainedRunner(step, zero)
+    timing.time_rounds(chained, 3)
+    assert int(chained.carry) == 3 and [int(v) for v in chained.last] == [3, 20]
+    repeated = timing.RepeatRunner(step, (zero,))
+    timing.time_rounds(repeated, 3)
+    assert [int(v) for v in repeated.last] == [1, 0]
 
 
 def test_the_pytest_process_starts_no_backend(tiny_run, tiny_breakdown):
@@ -232,7 +244,7 @@ def test_a_run_whose_every_case_fails_still_writes_its_json(tmp_path):
 
 def grid_options(**given):
     """``getoption`` of ``pytest bench`` with the registered defaults and ``given`` values."""
-    from bench.options import add_options
+    from bench.plugin.options import add_options
 
     defaults = {}
 
@@ -269,7 +281,7 @@ FOUR_CPUS = {f"cpu:{i}": {"id": f"cpu:{i}", "process_index": 0} for i in range(4
     ],
 )
 def test_bad_grid_options_name_the_value_and_what_is_allowed(given, needles):
-    from bench.grid import build_cases
+    from bench.plugin.grid import build_cases
 
     with pytest.raises(ValueError) as err:
         build_cases(grid_options(**given), FOUR_CPUS)
@@ -289,10 +301,10 @@ def test_bad_grid_options_name_the_value_and_what_is_allowed(given, needles):
     ],
 )
 def test_bad_run_options_name_the_value_and_what_is_allowed(given, needles):
-    from bench.conftest import _run_options
+    from bench.plugin.options import parse_run_options
 
     with pytest.raises(ValueError) as err:
-        _run_options(grid_options(**given), None)
+        parse_run_options(grid_options(**given), False)
     for needle in needles:
         assert needle in str(err.value), str(err.value)
 
@@ -323,9 +335,11 @@ def test_rounds_fill_max_time_but_stay_within_bounds():
 
 def test_flops_count_every_scanned_step():
     """XLA's cost analysis counts a loop body once; the recorded FLOPs count all L steps."""
-    from bench.cases import Placement, make_target
-    from bench.grid import Case
-    from bench.target import Settings, xla_flops
+    from bench.measure.placement import Placement
+    from bench.measure.targets import make_target
+    from bench.case import Case
+    from bench.case import Settings
+    from bench.measure.flops import xla_flops
 
     placement = Placement.on(jax.devices()[:1])
     pop, evals, hidden = 16, 3, 8

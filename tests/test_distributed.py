@@ -6,22 +6,20 @@ computes, a missing process must end process 0 within the init timeout with one 
 process SIGKILLed after joining must end the whole run with a line naming it.
 """
 import json
-import os
 import re
 import signal
 import sys
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
-import subprocs
-from bench import distributed
-from bench.distributed import Spec, parse_spec, spec_from
+import helpers
+from helpers import ROOT, all_ok
+from bench.multi import distributed
+from bench.multi.distributed import Spec, parse_spec, spec_from
 from bench.launch import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKER = str(ROOT / "tests" / "distributed_worker.py")
 # jax 0.4.30's gloo cannot run collectives with several CPU devices per process (its context
 # setup times out); 0.5.0 can (checked by hand), so older jax runs one device per process.
@@ -94,7 +92,7 @@ def test_single_process_helpers_are_trivial():
     distributed.barrier("single")
     assert distributed.max_over_processes([0.5, 2, 1e-300]) == [0.5, 2.0, 1e-300]
     assert distributed.max_over_processes(np.array([3.0])) == [3.0]
-    assert distributed.all_ok(True) is True and distributed.all_ok(False) is False
+    assert all_ok(True) is True and all_ok(False) is False
     assert distributed.gather_json({"a": (1, 2), "b": None}) == [{"a": [1, 2], "b": None}]
     assert distributed.broadcast_json({"cases": ["x"], "rounds": 3}) == {"cases": ["x"], "rounds": 3}
     with pytest.raises(ValueError, match="not JSON-able"):
@@ -106,14 +104,13 @@ def test_single_process_helpers_are_trivial():
 
 def _run(cmd, env, timeout):
     """Run ``cmd`` in its own process group, killed past ``timeout``: (returncode, stdout, stderr)."""
-    proc = subprocs.run(cmd, timeout, cwd=ROOT, env=env)
+    proc = helpers.run(cmd, timeout, cwd=ROOT, env=env)
     return proc.returncode, proc.stdout, proc.stderr
 
 
 def _env(**extra):
-    env = {k: v for k, v in os.environ.items() if k not in (distributed.ENV_VAR, "XLA_FLAGS")}
-    env.update(PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", JAX_ENABLE_COMPILATION_CACHE="false", **extra)
-    return env
+    return helpers.child_env(drop=(distributed.ENV_VAR, "XLA_FLAGS"), JAX_PLATFORMS="cpu",
+                             JAX_ENABLE_COMPILATION_CACHE="false", **extra)
 
 
 def _result(out):
@@ -175,4 +172,4 @@ def test_a_killed_process_ends_the_run_and_leaves_no_process():
     assert err.strip().splitlines()[-1] == (
         f"launch: process 1 (pid {pids['1']}) was killed by SIGKILL; ended the other 1 process(es)"
     )
-    assert all(subprocs.gone(int(pid)) for pid in pids.values())
+    assert all(helpers.gone(int(pid)) for pid in pids.values())

@@ -1,7 +1,7 @@
 """Every case in its own process: per-case memory, crashes and hangs contained, no worker left
 behind, an interrupted run resumable, and a pytest process that never starts a backend.
 
-Each test runs ``pytest bench`` in a subprocess with a deadline (see test_bench_harness).
+Each test runs ``pytest bench`` in a subprocess with a deadline (``helpers.run_bench``).
 """
 import json
 import os
@@ -12,8 +12,8 @@ import time
 import psutil
 import pytest
 
-import subprocs
-from test_bench_harness import ROOT, TINY, bench_cmd, bench_env, run_bench
+import helpers
+from helpers import ROOT, TINY, bench_cmd, bench_env, run_bench
 
 RUNTIME_CPU0 = ("--es-devices", "cpu:0", "--es-phases", "runtime")
 
@@ -92,7 +92,7 @@ def test_sigterm_keeps_the_finished_cases_and_resume_completes_the_run(tmp_path)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=120)
     finally:
-        subprocs.kill_group(proc)
+        helpers.kill_group(proc)
     assert proc.returncode != 0
     assert "--es-resume" in output
     assert not workers_alive(tmp_path)
@@ -113,7 +113,7 @@ def test_sigterm_keeps_the_finished_cases_and_resume_completes_the_run(tmp_path)
 
 def test_resume_needs_the_json_path(tmp_path):
     cmd = [a for a in bench_cmd(tmp_path / "x.json", *TINY, "--es-resume") if not a.startswith("--benchmark-json")]
-    proc = subprocs.run(cmd, 120, cwd=ROOT, env=bench_env())
+    proc = helpers.run(cmd, 120, cwd=ROOT, env=bench_env())
     assert proc.returncode == 4
     assert "--es-resume needs --benchmark-json" in proc.stderr
 
@@ -121,10 +121,10 @@ def test_resume_needs_the_json_path(tmp_path):
 def test_workers_fork_from_a_server_without_backend_or_thread_and_outlive_no_deadline(monkeypatch):
     """The fork server: no jax backend and one thread after its imports; a fresh child per request;
     a hung child is ended at its deadline while the server goes on; nothing is left after close."""
-    from bench.grid import Case
-    from bench.isolation import WorkerFailed, Workers
+    from bench.case import Case
+    from bench.isolation.spawners import WorkerFailed, Workers
 
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    monkeypatch.setenv("PYTHONPATH", helpers.child_env(tests=True)["PYTHONPATH"])
     monkeypatch.setenv("ESPERF_WORKER_HOOK", "esperf_faults")
     monkeypatch.setenv("ESPERF_FAULT", "hang-pop16")
     monkeypatch.delenv("ESPERF_WORKER_START", raising=False)
@@ -146,11 +146,11 @@ def test_workers_fork_from_a_server_without_backend_or_thread_and_outlive_no_dea
         assert children == [], children  # the hung child was ended and reaped
     finally:
         workers.close()
-    assert subprocs.gone(server.proc.pid)
+    assert helpers.gone(server.proc.pid)
 
 
 def test_the_fork_server_is_optional():
-    from bench.isolation import Workers
+    from bench.isolation.spawners import Workers
 
     assert Workers(blas_threads=None).describe()["start"] == "interpreter"
     assert "--es-blas-threads 0" in Workers(blas_threads=None).describe()["why"]

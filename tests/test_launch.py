@@ -10,26 +10,23 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-import subprocs
+import helpers
+from bench.isolation.processes import signal_group
+from helpers import PY, ROOT
 from bench import launch
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
 
 
 def _env(**extra):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.update(extra)
-    return env
+    return helpers.child_env(**extra)
 
 
 def run_launcher(args, timeout=30, env=None):
     """Run ``python -m bench.launch ARGS`` to the end (its own process group, killed past ``timeout``)."""
-    proc = subprocs.run([PY, "-m", "bench.launch", *args], timeout, cwd=ROOT, env=env or _env())
+    proc = helpers.run([PY, "-m", "bench.launch", *args], timeout, cwd=ROOT, env=env or _env())
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -110,7 +107,7 @@ def test_failure_ends_the_others_and_returns_its_code():
     assert re.search(
         rf"^launch: process 1 \(pid {pids['1']}\) exited with code 3; ended the other 1 process\(es\)$", err, re.M
     ), err
-    assert all(subprocs.gone(int(p)) for p in pids.values())
+    assert all(helpers.gone(int(p)) for p in pids.values())
 
 
 def test_killed_by_signal_is_128_plus_signal_and_sigterm_is_escalated():
@@ -126,7 +123,7 @@ def test_killed_by_signal_is_128_plus_signal_and_sigterm_is_escalated():
     last = err.strip().splitlines()[-1]
     assert re.fullmatch(r"launch: process 1 \(pid \d+\) was killed by SIGTERM; ended the other 2 process\(es\)", last)
     pids = _pids(out)
-    assert len(pids) == 3 and all(subprocs.gone(p) for p in pids)
+    assert len(pids) == 3 and all(helpers.gone(p) for p in pids)
 
 
 def test_deadline_ends_every_group_including_grandchildren():
@@ -140,7 +137,7 @@ def test_deadline_ends_every_group_including_grandchildren():
     assert rc == launch.DEADLINE_EXIT_CODE
     assert err.strip().splitlines()[-1] == "launch: deadline of 1.5 s passed; ended 2 running process(es)"
     pids = _pids(out)
-    assert len(pids) == 4 and all(subprocs.gone(p) for p in pids)
+    assert len(pids) == 4 and all(helpers.gone(p) for p in pids)
 
 
 def test_grandchild_left_by_a_successful_child_is_ended():
@@ -151,7 +148,7 @@ def test_grandchild_left_by_a_successful_child_is_ended():
     rc, out, err = run_launcher(["-n", "1", "--grace", "0.5", "--", PY, "-c", code])
     assert rc == 0, err
     (pid,) = _pids(out)
-    assert subprocs.gone(pid)
+    assert helpers.gone(pid)
 
 
 def test_sigterm_to_the_launcher_ends_the_children():
@@ -162,12 +159,10 @@ def test_sigterm_to_the_launcher_ends_the_children():
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        helpers.kill_group(proc)
     assert proc.returncode == 128 + signal.SIGTERM
     assert err.decode().strip().splitlines()[-1] == "launch: got SIGTERM; ended 2 running process(es)"
-    assert all(subprocs.gone(p) for p in pids)
+    assert all(helpers.gone(p) for p in pids)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
@@ -179,12 +174,11 @@ def test_children_die_with_a_sigkilled_launcher():
         os.kill(proc.pid, signal.SIGKILL)  # no cleanup of its own can run
         proc.wait(timeout=20)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        helpers.kill_group(proc)
         proc.communicate()
-    alive = [p for p in pids if not subprocs.gone(p)]
+    alive = [p for p in pids if not helpers.gone(p)]
     for p in alive:  # the test's own cleanup: the children are in groups of their own
-        os.killpg(p, signal.SIGKILL)
+        signal_group(p, signal.SIGKILL)
     assert alive == []
 
 

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import io
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -18,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import subprocs
+import helpers
+import hlo
+from helpers import ROOT
 
-from bench.devices import resolve_device_set, scaling_sets
-from bench.sharding import check_divisible
+from bench.multi.devices import resolve_device_set, scaling_sets
+from bench.multi.sharding import check_divisible
 
-ROOT = Path(__file__).resolve().parents[1]
 NUM_DEVICES = 4
 POPSIZE, HIDDEN = 24, 8  # num_params = 5 * 8 + 1 = 41: no other axis of the program is 24, 12, 6 or 41
 STRATEGIES = {"cma_es": (), "openai_es": (), "simple_ga": (("elite_ratio", 0.125),)}  # GA: 3 parents
@@ -62,7 +62,7 @@ def _single_device_reference(strategy, options):
 def _generation_checks(strategy, options, num_devices):
     import jax
 
-    from bench import sharding
+    from bench.multi import sharding
 
     wl, state, ref_state, ref_returns = _single_device_reference(strategy, options)
     mesh = sharding.pop_mesh(jax.devices()[:num_devices])
@@ -82,14 +82,14 @@ def _generation_checks(strategy, options, num_devices):
     # The rollout loop carries (rows, evals=2, ...) float32 arrays: which row counts occur?
     loop_heads = [line.split(" while(")[0] for line in text.splitlines() if " while(" in line]
     loop_rows = sorted({int(m) for head in loop_heads for m in re.findall(r"f32\[([0-9]+),2\b", head)})
-    found = sharding.collectives(text)
+    found = hlo.collectives(text)
     return {
         "returns_equal": bool(np.array_equal(np.asarray(ref_returns), np.asarray(returns))),
         "state_diff": diff,
         "returns_spec": list(returns.sharding.spec),
         "shard_rows": sorted({s.data.shape[0] for s in returns.addressable_shards}),
-        "in_loop": sharding.collectives_in_loop(text),
-        "population_sized": sharding.population_collectives(text, POPSIZE, wl.num_params, num_devices),
+        "in_loop": hlo.collectives_in_loop(text),
+        "population_sized": hlo.population_collectives(text, POPSIZE, wl.num_params, num_devices),
         "ops": sorted({c.op for c in found}),
         "num_collectives": len(found),
         "loop_rows": loop_rows,
@@ -102,7 +102,7 @@ def _positive_control():
     import jax
     import jax.numpy as jnp
 
-    from bench import sharding
+    from bench.multi import sharding
 
     mesh = sharding.pop_mesh(jax.devices()[:NUM_DEVICES])
 
@@ -114,7 +114,7 @@ def _positive_control():
 
     x = jax.device_put(np.arange(8.0, dtype=np.float32), sharding.pop_sharded(mesh))
     text = jax.jit(f).lower(x).compile().as_text()
-    return sharding.collectives_in_loop(text)
+    return hlo.collectives_in_loop(text)
 
 
 def _train_checks():
@@ -139,7 +139,7 @@ def _train_checks():
 def child_checks() -> dict:
     import jax
 
-    from bench.devices import visible_devices
+    from bench.multi.devices import visible_devices
     from bench.workload import Workload
 
     out = {"visible": list(visible_devices()), "generation": {}}
@@ -147,7 +147,7 @@ def child_checks() -> dict:
         for num_devices in (2, NUM_DEVICES):
             out["generation"][f"{strategy} {num_devices}"] = _generation_checks(strategy, options, num_devices)
     out["control_in_loop"] = _positive_control()
-    from bench.sharding import pop_mesh
+    from bench.multi.sharding import pop_mesh
 
     try:
         Workload(popsize=10, evals=1, hidden=2, episode_length=2).sharded_generation(None, pop_mesh(jax.devices()))
@@ -155,7 +155,7 @@ def child_checks() -> dict:
     except ValueError as err:
         out["workload_indivisible"] = str(err)
     out["train"] = _train_checks()
-    from test_abstract_args import mesh_checks
+    from abstract_inputs import mesh_checks
 
     out["abstract_inputs"] = mesh_checks()
     return out
@@ -166,9 +166,9 @@ def child_checks() -> dict:
 
 @pytest.fixture(scope="module")
 def child():
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), JAX_ENABLE_COMPILATION_CACHE="false",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={NUM_DEVICES}")
-    proc = subprocs.run([sys.executable, str(Path(__file__).resolve())], 900, cwd=ROOT, env=env)
+    env = helpers.child_env(JAX_PLATFORMS="cpu", JAX_ENABLE_COMPILATION_CACHE="false",
+                            XLA_FLAGS=f"--xla_force_host_platform_device_count={NUM_DEVICES}")
+    proc = helpers.run([sys.executable, str(Path(__file__).resolve())], 900, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -286,7 +286,7 @@ if __name__ == "__main__":
 
 
 def test_abstract_inputs_lower_to_the_same_sharded_generation(child):
-    """A compile round's abstract inputs (test_abstract_args.py) on a 2-device mesh: the same module."""
+    """A compile round's abstract inputs (tests/abstract_inputs.py) on a 2-device mesh: the same module."""
     r = child["abstract_inputs"]
     assert r["num_devices"] == 2
     assert r["abstract_is_abstract"] and r["partitioned"]

@@ -84,7 +84,7 @@ def test_compile_time_does_not_grow_with_popsize():
 
 def test_generation_fn_on_a_one_device_mesh_equals_the_plain_generation():
     """The sharded path (constraints, shardings, placement) on the one device this process has."""
-    from bench import sharding
+    from bench.multi import sharding
 
     wl = Workload(strategy="simple_ga", env="Pendulum-v1", popsize=6, evals=2, hidden=3, episode_length=5)
     state = wl.init(jax.random.key(3))

@@ -5,7 +5,7 @@ One process per GPU, or per host, runs the same benchmark; together they form on
 shard one population over all of them. This module is the thin layer the harness needs on top
 of jax: where the system's address comes from (:func:`parse_spec`, :func:`spec_from`), joining it
 with short timeouts (:func:`initialize`), and the few agreements the timing loop makes between
-processes (:func:`barrier`, :func:`max_over_processes`, :func:`all_ok`, :func:`gather_json`,
+processes (:func:`barrier`, :func:`max_over_processes`, :func:`gather_json`,
 :func:`broadcast_json`). All communication goes through ``jax.distributed`` and
 ``jax.experimental.multihost_utils``; in a single process every helper is a no-op or the
 identity, and nothing here compiles anything.
@@ -261,20 +261,6 @@ def barrier(name: str) -> None:
 
     multihost_utils.sync_global_devices(name)
 
-
-def all_ok(ok: bool) -> bool:
-    """True only if every process passes True (logical AND over processes).
-
-    A case that fails to build on one process fails on all: the processes agree on this before
-    the case's first collective, so none waits forever for a peer that gave up.
-    """
-    if process_count() == 1:
-        return bool(ok)
-    import numpy as np
-    from jax.experimental import multihost_utils
-
-    flags = multihost_utils.process_allgather(np.asarray(1 if ok else 0, dtype=np.int32))
-    return bool(np.all(np.asarray(flags) == 1))
 
 
 def _allgather_bytes(payload: bytes | None) -> list[bytes]:

@@ -1,48 +1,9 @@
-"""The target contract: what a case times, built by esperf's workload or by a peer.
-
-A leaf module (it imports neither :mod:`bench.cases` nor :mod:`bench.peers`): both the
-esperf target (``bench.cases``) and the evosax + gymnax target (``bench.peers``) build a
-:class:`Target`, and the harness times any Target the same way.
-"""
+"""FLOPs of one execution of a compiled program, from XLA's cost analysis."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import jax
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Run-wide settings from the command line (JSON-able: workers get them as a dict)."""
-
-    compile_rounds: int = 3
-    runtime_rounds: int | None = None  # None: fill max_time, at least min_runtime_rounds
-    min_runtime_rounds: int = 20
-    max_time: float = 1.0
-    unroll: int = 1
-    peak_flops: dict | None = None
-    seed: int = 0
-    blas_threads: int | None = 1
-
-
-@dataclass
-class Target:
-    """A function to time: ``make_fn()`` builds a fresh copy; ``chain`` feeds output[0] back.
-
-    ``in_shardings``/``out_shardings`` pin the executable's inputs and outputs (one device,
-    or a mesh for a sharded case); ``flops_fn(compiled)`` returns ``(flops, why_none)``.
-    """
-
-    make_fn: Callable[[], Callable]
-    args: tuple
-    chain: bool
-    env_steps: int | None
-    flops_fn: Callable[[object], tuple[float | None, str | None]]
-    num_params: int
-    episode_length: int
-    in_shardings: object = None
-    out_shardings: object = None
 
 
 def xla_flops(compiled) -> tuple[float | None, str | None]:

@@ -1,13 +1,14 @@
 """Parent side of per-case process isolation: start a worker, give it a deadline, end it.
 
 :class:`Workers` runs one request per worker process and returns its result or raises
-:class:`WorkerFailed`. It starts workers in one of two ways:
+:class:`WorkerFailed`. It starts workers with one of two spawners, each behind one
+``run(request, timeout)`` (like asv's ``Spawner`` / ``ForkServer``):
 
-* **fork server** (Linux, the default): one ``python -m bench.worker --serve`` process
+* :class:`ForkServer` (Linux, the default): one ``python -m bench.worker --serve`` process
   imports jax and esperf once, without starting a backend or a thread, and forks a child
   per request. A child has never started a backend nor compiled anything -- the same
   cold start as a new interpreter, minus ~1.5 s of imports per worker;
-* **interpreter**: a new ``python -m bench.worker`` per request (other platforms, or
+* :class:`Interpreter`: a new ``python -m bench.worker`` per request (other platforms, or
   where a fork server would not be safe: it reports a thread or a started backend after
   its imports, or ``--es-blas-threads 0`` asks for the BLAS pools as the user's
   environment sizes them at import).
@@ -28,10 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.worker import PRELOAD_ENV  # a light import: the worker imports jax only when it runs
+from bench.isolation.processes import describe_exit, end_group, signal_group
+from bench.isolation.worker import PRELOAD_ENV  # a light import: the worker imports jax only when it runs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GRACE_S = 5.0  # SIGTERM, then SIGKILL after this long
+WORKER = [sys.executable, "-m", "bench.worker"]
 
 
 class WorkerFailed(RuntimeError):
@@ -45,20 +48,6 @@ def _worker_env(extra: dict | None = None) -> dict:
     return env
 
 
-def _end_group(proc: subprocess.Popen) -> None:
-    """End the worker's whole process group: SIGTERM, SIGKILL after a grace period, then reap."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break  # nothing of the group is left
-        if sig == signal.SIGTERM:
-            try:
-                proc.wait(timeout=GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass
-    proc.wait()
-
 
 def _tail(path: Path, lines: int = 6) -> str:
     try:
@@ -67,17 +56,6 @@ def _tail(path: Path, lines: int = 6) -> str:
         return ""
     return " | ".join(line.strip() for line in text[-lines:] if line.strip())[-1500:]
 
-
-def describe_exit(returncode: int) -> str:
-    """``killed by SIGKILL (out of memory?)`` or ``exited with code 3``."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exited with code {returncode}"
 
 
 def _deadline_error(pid: int, timeout: float) -> WorkerFailed:
@@ -99,25 +77,28 @@ def _result(result_path: Path, log_path: Path, pid: int, returncode: int) -> dic
     return result
 
 
-def run_worker(request: dict, timeout: float) -> dict:
-    """Run one request in a new interpreter; return its result (with ``pid``) or raise :class:`WorkerFailed`."""
-    with tempfile.TemporaryDirectory(prefix="esperf-worker-") as tmp:
-        result_path = Path(tmp) / "result.json"
-        log_path = Path(tmp) / "output.log"
-        payload = json.dumps({**request, "result_path": str(result_path), "parent_pid": os.getpid()})
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                cwd=ROOT, env=_worker_env(), start_new_session=True,
-            )
-            try:
-                proc.communicate(payload.encode(), timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _end_group(proc)
-                raise _deadline_error(proc.pid, timeout) from None
-            finally:
-                _end_group(proc)  # also on KeyboardInterrupt / SIGTERM of this process
-        return _result(result_path, log_path, proc.pid, proc.returncode)
+class Interpreter:
+    """A new ``python -m bench.worker`` interpreter per :meth:`run`."""
+
+    def run(self, request: dict, timeout: float) -> dict:
+        """Run one request in a new interpreter; its result (with ``pid``) or :class:`WorkerFailed`."""
+        with tempfile.TemporaryDirectory(prefix="esperf-worker-") as tmp:
+            result_path = Path(tmp) / "result.json"
+            log_path = Path(tmp) / "output.log"
+            payload = json.dumps({**request, "result_path": str(result_path), "parent_pid": os.getpid()})
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(
+                    WORKER, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=ROOT, env=_worker_env(), start_new_session=True,
+                )
+                try:
+                    proc.communicate(payload.encode(), timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    end_group(proc, GRACE_S)
+                    raise _deadline_error(proc.pid, timeout) from None
+                finally:
+                    end_group(proc, GRACE_S)  # also on KeyboardInterrupt / SIGTERM of this process
+            return _result(result_path, log_path, proc.pid, proc.returncode)
 
 
 class _ServerGone(Exception):
@@ -142,7 +123,7 @@ class ForkServer:
         env = _worker_env({"OPENBLAS_NUM_THREADS": "1", PRELOAD_ENV: json.dumps(original)})
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.worker", "--serve", "--parent-pid", str(os.getpid())],
+                [*WORKER, "--serve", "--parent-pid", str(os.getpid())],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT, env=env,
                 start_new_session=True,
             )
@@ -207,12 +188,12 @@ class ForkServer:
                 raise  # the deadline: the child is ended, the server goes on
             except (_ServerGone, BrokenPipeError) as err:
                 if pid is not None:
-                    _kill_group(pid, signal.SIGKILL)
+                    signal_group(pid, signal.SIGKILL)
                 self.close()
                 raise WorkerFailed(f"worker{f' (pid {pid})' if pid else ''}: the fork server stopped: {err}") from None
             except BaseException:  # KeyboardInterrupt, SIGTERM (bench.conftest), anything: no child stays
                 if pid is not None:
-                    _kill_group(pid, signal.SIGKILL)
+                    signal_group(pid, signal.SIGKILL)
                 self.close()
                 raise
             return _result(result_path, log_path, pid, code)
@@ -220,7 +201,7 @@ class ForkServer:
     def _end_child(self, pid: int) -> None:
         """SIGTERM the child's group, SIGKILL after the grace period; wait for the server to reap it."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            _kill_group(pid, sig)
+            signal_group(pid, sig)
             try:
                 self._read(time.monotonic() + GRACE_S)  # {"exit": ...}
                 return
@@ -243,18 +224,11 @@ class ForkServer:
             proc.wait(timeout=GRACE_S)
         except subprocess.TimeoutExpired:
             pass
-        _kill_group(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
         self._selector.close()
         self._tmp.cleanup()
-
-
-def _kill_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Workers:
@@ -278,9 +252,10 @@ class Workers:
             fork, self.why = False, "--es-blas-threads 0 keeps the BLAS pools the environment sizes at import"
         self.start = "fork server" if fork else "interpreter"
 
-    def _server(self) -> ForkServer | None:
+    def _spawner(self) -> ForkServer | Interpreter:
+        """The running fork server (a new one if the last one stopped), or an Interpreter."""
         if self.start != "fork server":
-            return None
+            return Interpreter()
         if self.server is None or not self.server.alive():
             server = ForkServer(self.start_timeout)
             unsafe = []
@@ -291,15 +266,13 @@ class Workers:
             if unsafe:
                 server.close()
                 self.start, self.why = "interpreter", f"the fork server had {' and '.join(unsafe)} after its imports"
-                return None
+                return Interpreter()
             self.server = server
         return self.server
 
     def run(self, request: dict, timeout: float) -> dict:
-        server = self._server()
-        if server is None:
-            return run_worker(request, timeout)
-        return server.run(request, timeout)
+        """Run one request in a fresh worker; its result (with ``pid``) or :class:`WorkerFailed`."""
+        return self._spawner().run(request, timeout)
 
     def describe(self) -> dict:
         """For machine_info: how the workers started, and why not by the fork server."""

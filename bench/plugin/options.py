@@ -1,10 +1,20 @@
-"""The ``--es-*`` pytest options of ``pytest bench``.
+"""The ``--es-*`` pytest options of ``pytest bench``: their registration and the run options' parsing.
 
 Registered from the repository's root ``conftest.py`` (so ``pytest --help`` lists them
-from anywhere in the checkout) and parsed/validated by :mod:`bench.grid`. Importing
-this module is cheap: no jax.
+from anywhere in the checkout). The grid's options (what to time) are parsed by
+:mod:`bench.plugin.grid`; the run's options (how to time it: isolation, rounds, deadlines)
+by :func:`parse_run_options` here. Every bad value is a ValueError naming the value and
+what is allowed. Importing this module is cheap: no jax.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.case import Settings
+from bench.validate import parse_positive_int
+from reports import schema
+
+ISOLATION = ("process", "none")
 
 
 def add_options(parser) -> None:
@@ -88,3 +98,64 @@ def add_options(parser) -> None:
         default=None,
         help="peak FLOP/s per device kind for %% of peak, e.g. cpu=1.2e11 or 'NVIDIA H100 80GB HBM3=6.7e13'",
     )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the run measures its cases (from the ``--es-*`` run options)."""
+
+    isolation: str  # one of ISOLATION
+    distributed_timeouts: tuple[float, float, float]  # INIT, HEARTBEAT, SHUTDOWN seconds
+    case_timeout: float  # seconds a worker may take
+    settings: Settings
+
+
+def parse_seconds(option: str, text) -> float:
+    """``text`` as seconds > 0; else ValueError naming ``option`` and the value."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0:
+        raise ValueError(f"{option}: {text!r} is not allowed; give seconds > 0")
+    return value
+
+
+def parse_timeouts(text) -> tuple[float, float, float]:
+    """``--es-distributed-timeouts INIT,HEARTBEAT,SHUTDOWN`` in seconds, each > 0."""
+    parts = str(text).split(",")
+    if len(parts) != 3:
+        raise ValueError(f"--es-distributed-timeouts: {text!r} is not allowed; give INIT,HEARTBEAT,SHUTDOWN "
+                         "seconds, each > 0 (e.g. 60,20,60)")
+    return tuple(parse_seconds("--es-distributed-timeouts", p) for p in parts)
+
+
+def parse_peak_flops(text: str | None) -> dict[str, float]:
+    """``--es-peak-flops`` as {device kind or platform: FLOP/s} (the JSON contract's parser)."""
+    try:
+        return schema.parse_peak_flops(text)
+    except ValueError as err:
+        raise ValueError(f"--es-peak-flops: {err}") from None
+
+
+def parse_run_options(getoption, distributed: bool) -> RunOptions:
+    """The run options; ``getoption(name)`` reads one option's raw value; ``distributed``: the
+    run joins a jax.distributed system. ValueError on a bad value."""
+    isolation = getoption("es_isolate") or ("none" if distributed else "process")
+    if isolation not in ISOLATION:
+        raise ValueError(f"--es-isolate: unknown value {isolation!r}; choose from {', '.join(ISOLATION)}")
+    if distributed and isolation == "process":
+        raise ValueError("--es-isolate process cannot be combined with --es-distributed: the processes of a "
+                         "distributed run measure their cases in-process (--es-isolate none)")
+    settings = Settings(
+        compile_rounds=parse_positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
+        runtime_rounds=None if getoption("es_runtime_rounds") is None
+        else parse_positive_int("--es-runtime-rounds", getoption("es_runtime_rounds")),
+        min_runtime_rounds=max(20, getoption("benchmark_min_rounds") or 0),
+        max_time=float(getoption("benchmark_max_time") or 1.0),
+        unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
+        peak_flops=parse_peak_flops(getoption("es_peak_flops")),
+        blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
+    )
+    timeouts = parse_timeouts(getoption("es_distributed_timeouts"))
+    return RunOptions(isolation, timeouts, parse_seconds("--es-case-timeout", getoption("es_case_timeout")), settings)

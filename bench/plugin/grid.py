@@ -1,17 +1,17 @@
-"""The benchmark grid: presets, option parsing and validation, device resolution.
+"""The benchmark grid: presets, the grid options' parsing and validation, device resolution.
 
 Every bad value raises ``ValueError`` naming the value and what is allowed; the pytest
 plugin turns it into a usage error (exit 4).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import envs
 import strategies
-from bench.devices import PLATFORMS, resolve_device_set, scaling_sets, visible_devices
-from bench.validate import parse_positive_int, positive_ints
-from reports import schema
+from bench.case import Case
+from bench.multi.devices import PLATFORMS, resolve_device_set, scaling_sets, visible_devices
+from bench.validate import choice_list, parse_positive_int, positive_ints, split_list
 
 PHASES = ("compile", "runtime")
 PARTS = ("ask", "eval", "tell")
@@ -29,83 +29,6 @@ GRIDS = {
         evals=(1, 10, 50, 100),
     ),
 }
-
-
-@dataclass(frozen=True)
-class Case:
-    """One benchmark case: what to time, where, and how (``part`` 'generation' or a breakdown part)."""
-
-    phase: str
-    strategy: str
-    env: str
-    popsize: int
-    evals: int
-    hidden: int
-    episode_length: int | None
-    device: str  # a device id (cpu:0) or a device-set spec (cpu:all, cpu:0+1)
-    part: str = "generation"
-    impl: str = "esperf"
-    devices: tuple[str, ...] = field(default=())  # the ids ``device`` names; () = (device,)
-    scaling: str | None = None  # "strong" / "weak" for cases of an --es-scaling series
-
-    def __post_init__(self):
-        if not self.devices:
-            object.__setattr__(self, "devices", (self.device,))
-
-    def fields(self) -> dict:
-        """The case's identity as the JSON names it (``extra_info`` keys)."""
-        return {
-            "impl": self.impl,
-            "part": self.part,
-            "phase": self.phase,
-            "strategy": self.strategy,
-            "env": self.env,
-            "popsize": self.popsize,
-            "num_evals": self.evals,
-            "hidden": self.hidden,
-            "episode_length": self.episode_length,
-            "device": self.device,
-            "devices": list(self.devices),
-            "num_devices": len(self.devices),
-            "popsize_per_device": self.popsize // len(self.devices),
-            "scaling": self.scaling,
-        }
-
-    def to_json(self) -> dict:
-        """Everything needed to rebuild the case (a worker gets it as JSON)."""
-        return {
-            "phase": self.phase, "strategy": self.strategy, "env": self.env, "popsize": self.popsize,
-            "evals": self.evals, "hidden": self.hidden, "episode_length": self.episode_length,
-            "device": self.device, "part": self.part, "impl": self.impl, "devices": list(self.devices),
-            "scaling": self.scaling,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Case":
-        return cls(**{**data, "devices": tuple(data.get("devices") or ())})
-
-    @property
-    def id(self) -> str:
-        parts = [self.phase, self.strategy, self.env, f"pop{self.popsize}", f"evals{self.evals}", self.device]
-        if self.part != "generation":
-            parts.append(self.part)
-        if self.impl != "esperf":
-            parts.append(self.impl)
-        return "-".join(parts)
-
-
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in str(text).split(",") if t.strip()]
-
-
-def _choice_list(option: str, text, allowed) -> tuple[str, ...]:
-    values = _split(text)
-    if not values:
-        raise ValueError(f"{option} is empty; choose from {', '.join(allowed)}")
-    for v in values:
-        if v not in allowed:
-            raise ValueError(f"{option}: unknown value {v!r}; choose from {', '.join(allowed)}")
-    return tuple(dict.fromkeys(values))
 
 
 def _set_spec(ids: tuple[str, ...], visible) -> str:
@@ -143,7 +66,7 @@ def resolve_devices(text: str, visible, scaling: str | None = None) -> list[tupl
     ``cpu:0``, or a set ``cpu:0+1+2+3`` / ``gpu:all`` that one case is sharded over. With
     ``scaling``, each platform's chosen devices become the sets of a scaling series.
     """
-    tokens = _split(text)
+    tokens = split_list(text)
     allowed = (f"cpu, gpu, tpu, all, a visible device ({', '.join(visible)}), "
                "or a set such as cpu:0+1 or cpu:all")
     if not tokens:
@@ -187,15 +110,15 @@ def build_cases(getoption, visible=None) -> list[Case]:
         raw = getoption(option)
         return grid[key] if raw is None else parse(raw)
 
-    strat = pick("es_strategies", "strategies", lambda t: _choice_list("--es-strategies", t, strategies.names()))
-    env_names = pick("es_envs", "envs", lambda t: _choice_list("--es-envs", t, envs.names()))
+    strat = pick("es_strategies", "strategies", lambda t: choice_list("--es-strategies", t, strategies.names()))
+    env_names = pick("es_envs", "envs", lambda t: choice_list("--es-envs", t, envs.names()))
     pops = pick("es_pops", "pops", lambda t: positive_ints("--es-pops", t))
     evals = pick("es_evals", "evals", lambda t: positive_ints("--es-evals", t))
     hidden = parse_positive_int("--es-hidden", getoption("es_hidden"))
     length_raw = getoption("es_episode_length")
     length = None if length_raw is None else parse_positive_int("--es-episode-length", length_raw)
-    phases = _choice_list("--es-phases", getoption("es_phases"), PHASES)
-    impls = _choice_list("--es-impls", getoption("es_impls"), IMPLS)
+    phases = choice_list("--es-phases", getoption("es_phases"), PHASES)
+    impls = choice_list("--es-impls", getoption("es_impls"), IMPLS)
     scaling = getoption("es_scaling")
     if scaling is not None and scaling not in SCALING:
         raise ValueError(f"--es-scaling: unknown value {scaling!r}; choose from {', '.join(SCALING)}")
@@ -229,9 +152,22 @@ def build_cases(getoption, visible=None) -> list[Case]:
     return cases
 
 
-def parse_peak_flops(text: str | None) -> dict[str, float]:
-    """``--es-peak-flops`` as {device kind or platform: FLOP/s} (the JSON contract's parser)."""
-    try:
-        return schema.parse_peak_flops(text)
-    except ValueError as err:
-        raise ValueError(f"--es-peak-flops: {err}") from None
+def distributed_defaults(getoption, devices):
+    """Under jax.distributed the default devices are every device of the fastest platform, as one set."""
+    if getoption("es_devices") != "all":
+        return getoption
+    platforms = {d.split(":", 1)[0] for d in devices}
+    best = next(p for p in ("tpu", "gpu", "cpu") if p in platforms)
+    return lambda name: f"{best}:all" if name == "es_devices" else getoption(name)
+
+
+def check_spans_every_process(cases, devices, processes: int) -> None:
+    """Every case of a distributed run takes every process's devices: each process then executes
+    only its own shards, and no row times a device that its process does not own."""
+    for c in cases:
+        owners = {devices[d].get("process_index", 0) for d in c.devices}
+        if len(owners) != processes:
+            raise ValueError(
+                f"--es-devices: {c.device!r} uses the devices of {len(owners)} of the {processes} processes; under "
+                "--es-distributed every case spans every process: use a set such as gpu:all or cpu:all (or "
+                "--es-scaling), and time single devices without --es-distributed")

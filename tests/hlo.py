@@ -1,87 +1,11 @@
-"""One generation with the population sharded over a device mesh (jax's own sharding).
-
-The mesh is 1-D with axis ``"pop"``. The generation state (strategy state and key) is
-replicated on every device; the population ``x`` that ``ask`` returns is sharded along
-its rows, so every device rolls out its own popsize / num_devices members with no
-communication at all; the returns come back sharded the same way. The only
-communication is in ``tell``: the (popsize,) fitness is gathered (it is tiny; ranking
-needs all of it) and the sums over the population (CMA-ES's weighted mean and rank-mu
-matrix, OpenAI-ES's gradient, the GA's parent rows, the best member) are partial sums
-per device combined by all-reduces of (num_params,), (num_params, num_params) or
-(num_parents, num_params) arrays. XLA's SPMD partitioner inserts them; the strategies
-are written so that it can (``strategies.base.select_rows``).
-
-``collectives`` / ``collectives_in_loop`` read the compiled HLO text
-(``jax.jit(f).lower(...).compile().as_text()``) to check that claim.
-
-Usage::
-
-    mesh = pop_mesh(devices)                       # jax devices, e.g. devices_of(ids, visible)
-    check_divisible(wl.popsize, mesh.size, "cpu:all")
-    in_s, out_s = generation_shardings(mesh)
-    step = jax.jit(wl.generation_fn(mesh), in_shardings=in_s, out_shardings=out_s)
-    state, returns = step(place(wl.init(key), mesh))
-"""
+"""Collectives in compiled HLO text (``jax.jit(f).lower(...).compile().as_text()``), for the
+sharding tests: which collectives a program runs, which run inside a loop (the episode scan),
+and which move population-sized data (see bench/multi/sharding.py for what the sharded
+generation promises)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import jax
-import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-POP_AXIS = "pop"
-
-
-def pop_mesh(devices) -> Mesh:
-    """A 1-D mesh with axis ``"pop"`` over ``devices`` (jax devices, in the given order)."""
-    devices = list(devices)
-    if not devices:
-        raise ValueError("pop_mesh: no devices given; give at least one jax device")
-    return Mesh(np.asarray(devices, dtype=object), (POP_AXIS,))
-
-
-def check_divisible(popsize: int, num_devices: int, spec: str | None = None) -> None:
-    """ValueError unless ``popsize`` splits evenly over ``num_devices`` (every shard the same size)."""
-    if popsize % num_devices:
-        where = f" of {spec}" if spec else ""
-        raise ValueError(
-            f"popsize {popsize} is not divisible by the {num_devices} devices{where}; "
-            f"choose a multiple of {num_devices}"
-        )
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-    """Every device holds the whole array."""
-    return NamedSharding(mesh, PartitionSpec())
-
-
-def pop_sharded(mesh: Mesh) -> NamedSharding:
-    """The leading (population) axis split over the mesh's ``"pop"`` axis."""
-    return NamedSharding(mesh, PartitionSpec(POP_AXIS))
-
-
-def generation_shardings(mesh: Mesh):
-    """(in_shardings, out_shardings) of ``generation(state) -> (state, returns)`` for ``jax.jit``.
-
-    The state in and out is replicated; the (popsize,) returns are sharded along "pop".
-    """
-    rep = replicated(mesh)
-    return (rep,), (rep, pop_sharded(mesh))
-
-
-def place(state, mesh: Mesh):
-    """``state`` (any pytree, e.g. a GenState) replicated on every device of ``mesh``."""
-    return jax.device_put(state, replicated(mesh))
-
-
-def constrain_population(x: jax.Array, mesh: Mesh) -> jax.Array:
-    """``x`` (leading axis = population) laid out sharded along "pop" inside a jitted function."""
-    return jax.lax.with_sharding_constraint(x, pop_sharded(mesh))
-
-
-# -- reading compiled HLO -------------------------------------------------------------
 
 COLLECTIVE_OPS = (
     "all-gather",

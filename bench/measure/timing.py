@@ -1,6 +1,6 @@
 """The one place esperf times JAX: cold compiles by stage, and guarded runtime rounds.
 
-Honesty rules (see the README's "What the numbers mean"):
+Honesty rules (see docs/methodology.md):
 
 * compile: every round starts from ``jax.clear_caches()`` and a FRESH Python function,
   so neither jax's tracing/lowering caches nor its executable cache can answer; the

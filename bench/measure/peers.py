@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 
 import strategies
-from bench.grid import Case
-from bench.target import Target, scan_flops_fn
+from bench.case import Case, Target
+from bench.measure.flops import scan_flops_fn
 
 PEER_STRATEGIES = {"cma_es": "CMA_ES", "openai_es": "Open_ES", "simple_ga": "SimpleGA"}
 
@@ -123,7 +123,7 @@ def evosax_target(case: Case, settings, sharding) -> Target:
         return fresh_generation
 
     def scan_step():
-        # one step of every episode of every member, costed like esperf's (bench.cases)
+        # one step of every episode of every member, costed like esperf's (bench.measure.targets)
         flat = jnp.zeros((case.popsize, num_params))
         carries = jax.vmap(start)(jax.random.split(jax.random.key(0), case.evals))
         return jax.vmap(jax.vmap(step, in_axes=(None, 0)), in_axes=(0, None)), (flat, carries)

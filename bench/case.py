@@ -1,0 +1,113 @@
+"""The nouns of the benchmark, in one home: a :class:`Case` (what to time, where), the run's
+:class:`Settings`, the :class:`Target` a case times, and :class:`CaseFailed`.
+
+A leaf module: everything in ``bench`` imports these from here, and this module imports
+nothing of ``bench``. esperf's own target (:mod:`bench.measure.targets`) and the evosax +
+gymnax peer (:mod:`bench.measure.peers`) both build a :class:`Target`, and the harness times
+any Target the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+class CaseFailed(RuntimeError):
+    """The case could not produce an honest figure."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case: what to time, where, and how (``part`` 'generation' or a breakdown part)."""
+
+    phase: str
+    strategy: str
+    env: str
+    popsize: int
+    evals: int
+    hidden: int
+    episode_length: int | None
+    device: str  # a device id (cpu:0) or a device-set spec (cpu:all, cpu:0+1)
+    part: str = "generation"
+    impl: str = "esperf"
+    devices: tuple[str, ...] = field(default=())  # the ids ``device`` names; () = (device,)
+    scaling: str | None = None  # "strong" / "weak" for cases of an --es-scaling series
+
+    def __post_init__(self):
+        if not self.devices:
+            object.__setattr__(self, "devices", (self.device,))
+
+    def fields(self) -> dict:
+        """The case's identity as the JSON names it (``extra_info`` keys)."""
+        return {
+            "impl": self.impl,
+            "part": self.part,
+            "phase": self.phase,
+            "strategy": self.strategy,
+            "env": self.env,
+            "popsize": self.popsize,
+            "num_evals": self.evals,
+            "hidden": self.hidden,
+            "episode_length": self.episode_length,
+            "device": self.device,
+            "devices": list(self.devices),
+            "num_devices": len(self.devices),
+            "popsize_per_device": self.popsize // len(self.devices),
+            "scaling": self.scaling,
+        }
+
+    def to_json(self) -> dict:
+        """Everything needed to rebuild the case (a worker gets it as JSON)."""
+        return {
+            "phase": self.phase, "strategy": self.strategy, "env": self.env, "popsize": self.popsize,
+            "evals": self.evals, "hidden": self.hidden, "episode_length": self.episode_length,
+            "device": self.device, "part": self.part, "impl": self.impl, "devices": list(self.devices),
+            "scaling": self.scaling,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Case":
+        return cls(**{**data, "devices": tuple(data.get("devices") or ())})
+
+    @property
+    def id(self) -> str:
+        parts = [self.phase, self.strategy, self.env, f"pop{self.popsize}", f"evals{self.evals}", self.device]
+        if self.part != "generation":
+            parts.append(self.part)
+        if self.impl != "esperf":
+            parts.append(self.impl)
+        return "-".join(parts)
+
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-wide settings from the command line (JSON-able: workers get them as a dict)."""
+
+    compile_rounds: int = 3
+    runtime_rounds: int | None = None  # None: fill max_time, at least min_runtime_rounds
+    min_runtime_rounds: int = 20
+    max_time: float = 1.0
+    unroll: int = 1
+    peak_flops: dict | None = None
+    seed: int = 0
+    blas_threads: int | None = 1
+
+
+@dataclass
+class Target:
+    """A function to time: ``make_fn()`` builds a fresh copy; ``chain`` feeds output[0] back.
+
+    ``in_shardings``/``out_shardings`` pin the executable's inputs and outputs (one device,
+    or a mesh for a sharded case); ``flops_fn(compiled)`` returns ``(flops, why_none)``.
+    """
+
+    make_fn: Callable[[], Callable]
+    args: tuple
+    chain: bool
+    env_steps: int | None
+    flops_fn: Callable[[object], tuple[float | None, str | None]]
+    num_params: int
+    episode_length: int
+    in_shardings: object = None
+    out_shardings: object = None

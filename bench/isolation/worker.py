@@ -1,0 +1,263 @@
+"""A fresh process that measures one thing, started by :mod:`bench.isolation.spawners`.
+
+Two ways to start one (both Linux-safe, see :mod:`bench.isolation.spawners` for which is used):
+
+* ``python -m bench.worker``: a new interpreter reads one JSON request on stdin;
+* ``python -m bench.worker --serve``: a **fork server**. It imports jax, numpy, scipy and
+  esperf once -- without starting any jax backend, compiling anything or starting a
+  thread -- then forks one child per request it reads (a JSON line on stdin). Every
+  child is a process that has never started a backend nor compiled anything, like a
+  fresh interpreter, minus the ~1.5 s of imports.
+
+Either way the worker writes one JSON result to the file the request names
+(atomically), and exits. Modes:
+
+* ``devices``: the jax devices and versions of this machine (the pytest process never
+  starts an accelerator backend itself, so it asks a worker);
+* ``runtime``: one runtime case (:func:`bench.measure.rounds.measure_runtime`);
+* ``compile``: one cold compile round (:func:`bench.measure.rounds.measure_compile_round`).
+
+Before a case builds anything, the worker starts the backend on the case's devices and
+runs a tiny unrelated jitted function there, so the measurement excludes one-off backend
+start-up (``backend_init_s``); ``baseline_memory_bytes`` is taken then, and
+``peak_memory_bytes`` at the end: peak - baseline is what the case itself needed.
+
+A worker dies with its parent (Linux ``PR_SET_PDEATHSIG``: a fork server with pytest, a
+forked child with its fork server), so none outlives a pytest process killed without
+warning. ``ESPERF_WORKER_HOOK=module`` imports a module and calls its
+``install_worker()`` first (the test suite's fault injection).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+from bench.isolation.processes import die_with_parent, signal_group
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Die with the parent, and exit now if it is already gone (re-parented before the prctl)."""
+    die_with_parent()
+    if parent_pid is not None and os.getppid() != parent_pid:
+        raise SystemExit("bench.worker: the parent process is gone")
+
+
+def _write(path: str, result: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(result, fh)
+    os.replace(tmp, path)
+
+
+def _start_backend(device_ids) -> tuple[list, float]:
+    """Start jax's backend on the devices and run a tiny function there: (devices, seconds)."""
+    t0 = time.perf_counter()
+    import jax
+    import jax.numpy as jnp
+
+    from bench.measure.placement import jax_devices
+
+    devices = jax_devices(device_ids)
+    for d in devices:
+        jax.jit(lambda x: x * 2 + 1)(jax.device_put(jnp.ones(8), d)).block_until_ready()
+    return devices, time.perf_counter() - t0
+
+
+def run(request: dict) -> dict:
+    """Carry out ``request`` in this process and return the result object."""
+    from bench.measure import timing
+    from bench.measure.machine import jax_info
+    from bench.measure.memory import memory_now, memory_peak
+
+    settings_dict = request.get("settings") or {}
+    timing.disable_persistent_cache()
+    blas = timing.limit_blas_threads(settings_dict.get("blas_threads", 1))
+    if request["mode"] == "devices":
+        from bench.multi.devices import visible_devices
+
+        return {"jax": jax_info(list(visible_devices().values())), "blas_threads": blas}
+
+    from bench.measure.rounds import measure_compile_round, measure_runtime
+    from bench.case import Case
+    from bench.case import Settings
+
+    case = Case.from_json(request["case"])
+    settings = Settings(**settings_dict)
+    devices, backend_init_s = _start_backend(case.devices)
+    baseline, _ = memory_now(devices)
+    if request["mode"] == "compile":
+        result = measure_compile_round(case, settings)
+    elif request["mode"] == "runtime":
+        samples, info = measure_runtime(case, settings)
+        result = {"samples": samples, "info": info}
+    else:
+        raise ValueError(f"unknown worker mode {request['mode']!r}; choose devices, compile or runtime")
+    peak, source = memory_peak(devices)
+    return {**result, "backend_init_s": backend_init_s, "baseline_memory_bytes": baseline,
+            "peak_memory_bytes": peak, "memory_source": source}
+
+
+def handle(request: dict) -> int:
+    """Run the fault hook (if any) and ``request``; write its result file; the exit code."""
+    hook = os.environ.get("ESPERF_WORKER_HOOK")
+    if hook:
+        import importlib
+
+        importlib.import_module(hook).install_worker()
+    try:
+        result = {"ok": True, **run(request)}
+    except Exception as err:  # noqa: BLE001 -- any error is the case's failure, reported to the parent
+        result = {"ok": False, "error": f"{type(err).__name__}: {' '.join(str(err).split())}"[:4000]}
+    result["pid"] = os.getpid()
+    _write(request["result_path"], result)
+    return 0 if result["ok"] else 1
+
+
+# The parent's environment variables that only the fork server's imports see: a JSON
+# object {name: the user's value, or None}, restored after the imports.
+PRELOAD_ENV = "ESPERF_PRELOAD_ENV"
+
+# What a fork server imports before it forks: everything a worker needs up to the
+# backend start. Importing these starts no jax backend (checked: ``_backends()``).
+PRELOAD = (
+    "jax", "jax.numpy", "numpy", "optax", "scipy.linalg", "threadpoolctl", "psutil",
+    "strategies", "envs", "bench.case", "bench.workload", "bench.measure.rounds", "bench.measure.targets",
+    "bench.measure.placement", "bench.measure.flops", "bench.measure.memory", "bench.measure.machine",
+    "bench.measure.timing", "bench.multi.sharding", "bench.multi.devices",
+)
+
+
+def _backends() -> list[str]:
+    """The jax backends this process has started (none, in a fork server)."""
+    from jax._src import xla_bridge
+
+    return sorted(getattr(xla_bridge, "_backends", {}) or {})
+
+
+def _threads() -> int:
+    """Threads of this process (the OS's count: native pools included)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
+
+
+def _child(request: dict, channels: tuple[int, int]) -> None:
+    """In a freshly forked child: detach from the server's pipes, run the request, exit."""
+    code = 70
+    try:
+        for fd in channels:
+            os.close(fd)
+        with open(os.devnull, "rb") as null:
+            os.dup2(null.fileno(), 0)
+        with open(request["log_path"], "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+        _die_with_parent(request.get("server_pid"))
+        code = handle(request)
+    except BaseException:  # noqa: BLE001 -- a child must never return into the server's loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _send(fd: int, message: dict) -> None:
+    os.write(fd, (json.dumps(message) + "\n").encode())
+
+
+def _wait_child(pid: int) -> int:
+    """Wait for ``pid`` to exit, end what is left of its process group, reap it; its exit code.
+
+    The group is ended while the child is still a zombie (``WNOWAIT``), so its id cannot
+    have been reused by an unrelated group.
+    """
+    while True:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            break
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+    signal_group(pid, signal.SIGKILL)  # whatever the child started
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def serve(parent_pid: int | None) -> int:
+    """The fork server's loop: preload, report ready, then fork one child per request line.
+
+    Protocol (JSON lines; requests on stdin, replies on the original stdout):
+    ``{"ready": true, "pid", "threads", "backends", "import_s"}`` once; then per request
+    ``{"pid": child}`` as soon as it is forked and ``{"exit": code}`` (negative: killed by
+    that signal) when it has ended. The server handles one request at a time and exits at
+    the end of its input. Each child runs in its own process group (id = its pid), which
+    the parent ends on a deadline or an interrupt.
+    """
+    import importlib
+
+    _die_with_parent(parent_pid)
+    # The protocol gets private descriptors; stray prints of imported modules go to stderr.
+    requests, replies = os.dup(0), os.dup(1)
+    with open(os.devnull, "rb") as null:
+        os.dup2(null.fileno(), 0)
+    os.dup2(2, 1)
+    t0 = time.perf_counter()
+    for name in PRELOAD:
+        importlib.import_module(name)
+    # The parent set OPENBLAS_NUM_THREADS=1 so that OpenBLAS started no thread pool at
+    # import (a fork copies no threads); each child sizes its pools (--es-blas-threads).
+    # The children see the user's own environment again.
+    for var, value in json.loads(os.environ.pop(PRELOAD_ENV, "{}")).items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+    _send(replies, {"ready": True, "pid": os.getpid(), "threads": _threads(), "backends": _backends(),
+                    "import_s": time.perf_counter() - t0})
+    with os.fdopen(requests, "rb", buffering=0) as stream:
+        buffer = b""
+        while True:
+            chunk = stream.read(65536)
+            if not chunk:
+                return 0  # the parent closed the pipe: the run is over
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                request = {**json.loads(line), "server_pid": os.getpid()}
+                sys.stdout.flush()  # or a child would print what the server buffered
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    os.setpgid(0, 0)
+                    _child(request, (stream.fileno(), replies))
+                try:
+                    os.setpgid(pid, pid)  # also here: the parent may end the group before the child ran
+                except (PermissionError, ProcessLookupError):
+                    pass
+                _send(replies, {"pid": pid})
+                _send(replies, {"exit": _wait_child(pid)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve"]:
+        return serve(int(argv[2]) if argv[1:2] == ["--parent-pid"] else None)
+    request = json.loads(sys.stdin.read())
+    _die_with_parent(request.get("parent_pid"))
+    return handle(request)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Where a case runs: the jax devices it names, the shardings of its arrays, abstract inputs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+
+from bench.case import CaseFailed
+
+
+def jax_devices(ids) -> list:
+    """The jax devices named ``platform:id``; CaseFailed for one this process cannot see."""
+    found = {}
+    for platform in {i.split(":", 1)[0] for i in ids}:
+        try:
+            found.update({f"{platform}:{d.id}": d for d in jax.devices(platform)})
+        except RuntimeError:
+            pass
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise CaseFailed(f"device(s) {', '.join(missing)} not visible in this process (visible: {', '.join(found)})")
+    return [found[i] for i in ids]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a case's arrays live: ``state`` for the carried state; ``args``/``out`` pin a
+    generation's inputs and outputs; ``mesh`` is the population's mesh of a sharded case."""
+
+    devices: tuple
+    state: object
+    args: object
+    out: object
+    mesh: object = None
+
+    @classmethod
+    def on(cls, devices) -> "Placement":
+        if len(devices) == 1:
+            one = jax.sharding.SingleDeviceSharding(devices[0])
+            return cls(tuple(devices), one, one, one)
+        from bench.multi import sharding
+
+        mesh = sharding.pop_mesh(list(devices))
+        args, out = sharding.generation_shardings(mesh)
+        return cls(tuple(devices), sharding.replicated(mesh), args, out, mesh)
+
+
+def abstract_args(tree, sharding):
+    """``tree`` with every leaf (an array or a ``jax.ShapeDtypeStruct``) as a
+    ``jax.ShapeDtypeStruct`` of its shape, dtype and weak type, placed with ``sharding``."""
+    return jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding, weak_type=getattr(a, "weak_type", False)),
+        tree,
+    )

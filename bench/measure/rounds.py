@@ -1,0 +1,174 @@
+"""Measure one benchmark case: build its target on its devices, then time cold compiles or runtime rounds.
+
+The functions here run wherever the case runs: in a fresh worker process
+(:mod:`bench.isolation.worker`, ``--es-isolate process``) or in the pytest process
+(``--es-isolate none``). They return plain, JSON-able results; the pytest plugin
+(:mod:`bench.plugin.session`) records them. All timing goes through :mod:`bench.measure.timing`.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+
+from bench.case import Case, CaseFailed, Settings
+from bench.measure import targets, timing
+from bench.measure.memory import memory_analysis
+from bench.measure.placement import Placement, jax_devices
+
+
+def check_placement(out, devices) -> None:
+    """Every output array must live on the devices under test, and only there."""
+    expected = set(devices)
+    for leaf in jax.tree.leaves(out):
+        found = leaf.sharding.device_set if hasattr(leaf, "sharding") else set()
+        if found != expected:
+            raise CaseFailed(f"output on {sorted(map(str, found))}, expected only {sorted(map(str, expected))}")
+
+
+def state_checksum(tree) -> float | None:
+    """The sum, in float64 on the host, of every floating-point leaf of ``tree`` (a runtime
+    case's carried state after its last round), or None where this process does not hold a
+    leaf whole or the sum is not finite.
+
+    The same case run for the same number of generations gives the same checksum on any
+    device layout -- one device, a mesh, several processes -- up to float rounding: a cheap
+    proof that a sharded or multi-process generation computed what a single device does.
+    Read outside the timed rounds (a device-to-host copy of the state, no compile).
+    """
+    import numpy as np
+
+    total = 0.0
+    for leaf in jax.tree.leaves(tree):
+        if not jax.numpy.issubdtype(leaf.dtype, jax.numpy.floating):
+            continue  # typed PRNG keys, counters
+        if leaf.is_fully_replicated:
+            local = leaf.addressable_data(0)  # this process's whole copy
+        elif leaf.is_fully_addressable:
+            local = leaf
+        else:
+            return None
+        total += float(np.sum(np.asarray(local, dtype=np.float64)))
+    return total if math.isfinite(total) else None
+
+
+def build(case: Case, settings: Settings, sync=None, abstract: bool = False):
+    """(target, devices, info) for ``case`` in this process (compiles the state's init, untimed;
+    with ``abstract``, esperf's inputs are ShapeDtypeStructs and nothing compiles: see
+    :func:`bench.measure.targets.esperf_target`).
+
+    With ``sync`` (a multi-process run) the processes agree that every one of them built
+    the case before anything runs a collective: a failure on one fails the case on all.
+    """
+    error = None
+    try:
+        devices = jax_devices(case.devices)
+        target = targets.make_target(case, settings, Placement.on(devices), abstract=abstract)
+    except Exception as err:  # noqa: BLE001 -- re-raised below, after the processes agreed
+        if sync is None:
+            raise
+        error = f"{type(err).__name__}: {' '.join(str(err).split())}"[:1000]
+    if sync is not None:
+        sync.agree(error)
+    return target, devices, targets.target_info(case, target, devices)
+
+
+def measure_compile_round(case: Case, settings: Settings, built=None) -> dict:
+    """One cold compile of the case: stage times, jax's compile events, XLA's planned memory.
+
+    The round starts from ``jax.clear_caches()`` and a fresh function; ``events`` counts
+    the traces, lowerings and backend compiles jax itself reported during it. Without
+    ``built`` the target's inputs are abstract (a compile needs their shapes, dtypes and
+    shardings, not their values): an esperf round compiles nothing but the case itself.
+    The process's one-off compiler set-up is paid before, by the worker's backend warm-up
+    (:mod:`bench.isolation.worker`: a tiny function jitted and run on the case's devices).
+    """
+    if built is None:
+        built = build(case, settings, abstract=True)
+    target, devices, info = built
+    stages, events = timing.cold_compile(target.make_fn, target.args, target.in_shardings, target.out_shardings)
+    return {
+        "info": info,
+        "trace_s": stages.trace_s,
+        "lower_s": stages.lower_s,
+        "compile_s": stages.compile_s,
+        "total_s": stages.total_s,
+        "events": events,
+        **memory_analysis(stages.compiled),
+    }
+
+
+def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[float], dict]:
+    """Compile and warm up the case, then time guarded rounds that only execute.
+
+    Returns (seconds per round, extra_info). Every round blocks until ready and, for a
+    whole generation, carries the state to the next; a ``jax.monitoring`` listener fails
+    the case if anything is traced or compiled during the rounds. With ``sync`` (a
+    multi-process run: ``agree``, ``rounds``, ``before_round``) every process builds the
+    case, uses process 0's round count, and starts each round at an untimed barrier.
+    """
+    target, devices, info = build(case, settings, sync)
+    before_round = sync.before_round if sync is not None else None
+    stages = timing.compile_stages(target.make_fn(), target.args, target.in_shardings, target.out_shardings)
+    compiled = stages.compiled
+    if target.chain:
+        runner = timing.ChainedRunner(compiled, target.args[0])
+    else:
+        runner = timing.RepeatRunner(compiled, target.args)
+    # Warm-up: first executions pay one-off allocation and thunk set-up costs.
+    runner()
+    (per_round,) = timing.time_rounds(runner, 1, before_round)
+    rounds = settings.runtime_rounds or timing.rounds_for(per_round, settings.max_time, settings.min_runtime_rounds)
+    if sync is not None:
+        rounds = sync.rounds(rounds)
+    samples, events = timing.guarded_rounds(lambda: timing.time_rounds(runner, rounds, before_round))
+    check_placement(runner.last, devices)
+    flops, flops_error = target.flops_fn(compiled)
+    info.update(
+        compile_events=events,
+        executions=rounds + 2,  # the warm-up and the calibration round (untimed) + the timed rounds
+        state_checksum=state_checksum(runner.carry) if target.chain else None,
+        first_compile_s=stages.total_s,
+        flops=flops if flops is None or math.isfinite(flops) else None,
+        **({"flops_error": flops_error} if flops_error else {}),
+        **memory_analysis(compiled),
+    )
+    return samples, info
+
+
+def compile_figures(rounds: list[dict]) -> tuple[list[float], dict]:
+    """Samples and extra_info of a compile case from its cold rounds (results of
+    :func:`measure_compile_round`, from workers or this process); each must have compiled."""
+    events = [r["events"] for r in rounds]
+    for i, e in enumerate(events):
+        missing = [stage for stage, n in e.items() if n < 1]
+        if missing:
+            raise CaseFailed(f"compile round {i + 1} ran no {', '.join(missing)} ({events}): it hit a cache")
+    last = rounds[-1]
+    info = {**last["info"], **{k: v for k, v in last.items() if k.startswith("xla_")}}
+    info.update(
+        trace_s=[r["trace_s"] for r in rounds],
+        lower_s=[r["lower_s"] for r in rounds],
+        compile_s=[r["compile_s"] for r in rounds],
+        compile_events=events,
+        backend_compiles=[e["backend_compile"] for e in events],
+    )
+    return [r["total_s"] for r in rounds], info
+
+
+def rates(info: dict, median: float, settings: Settings) -> dict:
+    """Throughput figures of a runtime case from its median seconds per round."""
+    out = {"env_steps_per_s": None}
+    if info["phase"] != "runtime" or not median > 0:
+        return out  # env steps per second of a compile figure would mean nothing
+    if info.get("env_steps"):
+        out["env_steps_per_s"] = info["env_steps"] / median
+    if info.get("flops") is not None:
+        out["flops_per_s"] = info["flops"] / median
+        peaks = settings.peak_flops or {}
+        peak = peaks.get(info.get("device_kind")) or peaks.get(info.get("platform"))
+        if peak and info.get("num_devices", 1) > 1:
+            peak *= info["num_devices"]  # a sharded case can use every device's peak
+        out["peak_flops"] = peak
+        out["pct_of_peak"] = 100.0 * out["flops_per_s"] / peak if peak else None
+    return out

@@ -1,0 +1,5 @@
+"""The pytest plugin of ``pytest bench``: options, the grid, the run's session, results files.
+
+``bench/conftest.py`` holds the hooks; they delegate to :class:`bench.plugin.session.Session`.
+Importing this package is cheap (no jax): the root ``conftest.py`` imports its options.
+"""

@@ -1,0 +1,116 @@
+"""The run's results files: ``PATH.partial`` as cases finish, ``PATH`` atomically at the end.
+
+* every finished case, passed or failed, is appended to ``PATH.partial`` (JSON Lines,
+  flushed and fsynced) beside ``--benchmark-json=PATH`` as soon as it ends;
+* at the end ``PATH`` is written atomically (a temporary file in the same folder, then a
+  rename) in pytest-benchmark's format, and ``PATH.partial`` is removed. An interrupted run
+  (Ctrl-C, SIGTERM) keeps ``PATH.partial``; ``--es-resume`` runs only the cases it lacks.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def take_over_json_path(config) -> Path | None:
+    """Take ``--benchmark-json`` over from pytest-benchmark: esperf writes the file itself.
+
+    pytest-benchmark 4 opens the path as a file at parse time, 5 keeps a ``Path``; both
+    write it only when a benchmark succeeded and not atomically.
+    """
+    target = config.getoption("benchmark_json")
+    if target is None:
+        return None
+    if isinstance(target, (str, os.PathLike)):
+        path = Path(target)
+    else:  # pytest-benchmark 4 opened (and emptied) the file at parse time; esperf writes it at the end
+        path = Path(target.name)
+        target.close()
+        path.unlink(missing_ok=True)
+    config.option.benchmark_json = None  # read by pytest-benchmark's session when it is made
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is not None:
+        bs.json = None
+    return path.absolute()
+
+
+def read_partial(path: Path) -> list[dict]:
+    """The finished cases of an earlier run (a torn last line from a kill is ignored)."""
+    records = []
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("name"):
+            records.append(rec)
+    return records
+
+
+def write_atomically(path: Path, data: dict) -> None:
+    """``data`` as JSON at ``path``: a temporary file beside it, fsynced, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=4, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Results:
+    """The results files of ``--benchmark-json=PATH`` (none without it: ``path`` is None).
+
+    ``earlier`` holds the records a resumed run starts from; ``failed`` every failed case
+    (of this run and of the earlier one), for ``esperf.failed`` in the JSON.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.partial = Path(f"{path}.partial") if path else None
+        self.earlier: list[dict] = []
+        self.failed: list[dict] = []
+
+    def start(self, earlier: list[dict]) -> None:
+        """Begin ``PATH.partial``: a fresh run starts a fresh record, a resumed one keeps ``earlier``."""
+        self.earlier = earlier
+        self.failed = [r["failed"] for r in earlier if r.get("status") == "failed"]
+        if self.partial is not None:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.partial, "w") as fh:
+                fh.writelines(json.dumps(r) + "\n" for r in earlier)
+
+    def done(self) -> set[str]:
+        """The test names the earlier run finished."""
+        return {r["name"] for r in self.earlier}
+
+    def append(self, record: dict) -> None:
+        """One finished case, on disk before the next one starts."""
+        if record.get("status") == "failed":
+            self.failed.append(record["failed"])
+        if self.partial is None:
+            return
+        with open(self.partial, "a") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def finished_count(self) -> int:
+        return len(read_partial(self.partial)) if self.partial else 0
+
+    def write(self, output: dict, order: list[str]) -> None:
+        """``PATH`` from pytest-benchmark's ``output`` plus the earlier run's passed cases, in
+        grid ``order`` (test names); then ``PATH.partial`` goes."""
+        earlier = [r["benchmark"] for r in self.earlier if r.get("status") == "passed"]
+        index = {name: i for i, name in enumerate(order)}
+        output["benchmarks"] = sorted(earlier + output["benchmarks"],
+                                      key=lambda b: index.get(b.get("name"), len(index)))
+        write_atomically(self.path, output)
+        self.partial.unlink(missing_ok=True)

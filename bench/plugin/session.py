@@ -1,0 +1,325 @@
+"""The state of one ``pytest bench`` run and what it does; ``bench/conftest.py``'s hooks delegate here.
+
+:meth:`Session.start` validates the options (a bad value is a usage error, exit 4), joins
+the distributed system if asked, lists the devices (in a worker process in ``--es-isolate
+process`` mode: the pytest process itself never starts an accelerator backend), builds the
+grid and opens the results files (:mod:`bench.plugin.results`). :meth:`Session.run` measures
+one case -- in fresh worker processes (:mod:`bench.isolation.spawners`) or in this process --
+and gives pytest-benchmark its rounds; :meth:`Session.finish` writes the JSON.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+from dataclasses import asdict, dataclass
+
+import pytest
+
+from bench.case import Case, CaseFailed
+from bench.plugin import grid
+from bench.plugin.options import RunOptions, parse_run_options
+from bench.plugin.results import Results, read_partial, take_over_json_path
+from bench.multi import distributed
+from reports.schema import SCHEMA_VERSION
+
+DISCOVERY_TIMEOUT_S = 600.0  # listing the devices: a backend start, however slow a TPU's
+KEY = pytest.StashKey["Session"]()
+
+
+def item_name(case: Case) -> str:
+    """The pytest name of ``case``'s item (the id inside the brackets is the public case id)."""
+    return f"test_generation[{case.id}]"
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+
+
+def _discover(workers, options: RunOptions) -> tuple[dict, dict, list]:
+    """({device id: description}, jax part of machine_info, BLAS pools) -- from a worker in
+    process mode (``workers``: :class:`bench.isolation.spawners.Workers`), so that this process
+    never starts a backend, else from here."""
+    settings = options.settings
+    if workers is not None:
+        from bench.isolation.spawners import WorkerFailed
+
+        try:
+            found = workers.run({"mode": "devices", "settings": asdict(settings)}, DISCOVERY_TIMEOUT_S)
+        except WorkerFailed as err:
+            raise pytest.UsageError(f"could not list the devices in a worker process: {err}") from None
+        jax_part, blas = found["jax"], found["blas_threads"]
+    else:
+        from bench.measure.machine import jax_info
+        from bench.measure.timing import disable_persistent_cache, limit_blas_threads
+        from bench.multi.devices import visible_devices
+
+        disable_persistent_cache()
+        blas = limit_blas_threads(settings.blas_threads)
+        jax_part = jax_info(list(visible_devices().values()))
+    return {d["id"]: d for d in jax_part["devices"]}, jax_part, blas
+
+
+def _record(benchmark, samples: list[float]) -> None:
+    """Give pytest-benchmark the rounds measured elsewhere (a worker, or bench.measure.timing here).
+
+    pytest-benchmark times only what it calls itself; ``_make_stats`` is the fixture's
+    own entry for a set of rounds (the same in pytest-benchmark 4 and 5).
+    """
+    benchmark._mode = "esperf"  # the fixture was used (no "unused fixture" warning)
+    if benchmark.disabled:
+        return
+    stats = benchmark._make_stats(1)
+    for s in samples:
+        stats.update(s)
+
+
+def _benchmark_dict(config, benchmark) -> dict | None:
+    """One case's row as pytest-benchmark writes it in the JSON (for ``PATH.partial``)."""
+    stats = getattr(benchmark, "stats", None)
+    if stats is None:
+        return None
+    out = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=[stats], include_data=True, machine_info={}, commit_info={}
+    )
+    return (out.get("benchmarks") or [None])[0]
+
+
+@dataclass
+class Session:
+    """One ``pytest bench`` run: its cases, where they run, how, and where the results go."""
+
+    cases: list[Case]
+    devices: dict  # {device id: description} of every visible device
+    jax: dict  # the jax part of machine_info
+    blas: list  # the BLAS pools, as the workers set them
+    options: RunOptions
+    workers: object | None  # bench.isolation.spawners.Workers in process mode
+    results: Results
+    distributed: bool
+    old_sigterm: object = None
+    processes: list | None = None  # every process's machine info, in process order (distributed)
+
+    # -- start and end -------------------------------------------------------------------
+    @classmethod
+    def start(cls, config) -> "Session":
+        """Everything ``pytest_configure`` does; raises ``pytest.UsageError`` on a bad option."""
+        getoption = config.getoption
+        try:
+            spec = distributed.spec_from(getoption("es_distributed"))
+        except ValueError as err:
+            raise pytest.UsageError(f"--es-distributed / ${distributed.ENV_VAR}: {err}") from None
+        try:
+            options = parse_run_options(getoption, bool(spec))
+        except ValueError as err:
+            raise pytest.UsageError(str(err)) from None
+        json_path = take_over_json_path(config)
+        if getoption("es_resume") and json_path is None:
+            raise pytest.UsageError("--es-resume needs --benchmark-json=PATH (it resumes from PATH.partial)")
+        if spec:
+            timeouts = options.distributed_timeouts
+            try:
+                distributed.initialize(spec, init_timeout_s=timeouts[0], heartbeat_timeout_s=timeouts[1],
+                                       shutdown_timeout_s=timeouts[2])
+            except RuntimeError as err:
+                pytest.exit(f"esperf: {err}", returncode=pytest.ExitCode.INTERNAL_ERROR)
+            if distributed.process_index() != 0:
+                json_path = None  # process 0 writes the results
+        workers = None
+        if options.isolation == "process":
+            from bench.isolation.spawners import Workers
+
+            workers = Workers(options.settings.blas_threads, start_timeout=DISCOVERY_TIMEOUT_S)
+            config.add_cleanup(workers.close)  # also after a usage error below
+        found = {}
+
+        def discover():
+            found["devices"], found["jax"], found["blas"] = _discover(workers, options)
+            return found["devices"]
+
+        try:
+            if spec:  # the default devices depend on the platforms found
+                discover()
+                cases = grid.build_cases(grid.distributed_defaults(getoption, found["devices"]), found["devices"])
+                grid.check_spans_every_process(cases, found["devices"], distributed.process_count())
+            else:
+                cases = grid.build_cases(getoption, discover)
+        except ValueError as err:
+            raise pytest.UsageError(str(err)) from None
+        if any(c.impl == "evosax" for c in cases):
+            from bench.measure.peers import peers_available
+
+            if not peers_available():
+                raise pytest.UsageError(
+                    "--es-impls: 'evosax' needs the optional peers (evosax, gymnax); "
+                    'install them with pip install -e ".[peers]" or use --es-impls esperf'
+                )
+        results = Results(json_path)
+        earlier = []
+        if getoption("es_resume"):
+            names = {item_name(c) for c in cases}
+            earlier = [r for r in read_partial(results.partial) if r["name"] in names] if results.partial else []
+            if spec:  # every process skips what process 0 has
+                done = set(distributed.broadcast_json(sorted(r["name"] for r in earlier)))
+                earlier = earlier if results.partial else [{"name": n, "status": "elsewhere"} for n in done]
+        results.start(earlier)
+        return cls(cases=cases, devices=found["devices"], jax=found["jax"], blas=found["blas"], options=options,
+                   workers=workers, results=results, distributed=bool(spec),
+                   old_sigterm=signal.signal(signal.SIGTERM, _raise_interrupt))
+
+    def close(self) -> None:
+        """``pytest_unconfigure``: the user's SIGTERM handler back; leave the distributed system."""
+        signal.signal(signal.SIGTERM, self.old_sigterm or signal.SIG_DFL)
+        if self.distributed:
+            distributed.shutdown()
+
+    # -- collection ----------------------------------------------------------------------
+    def parametrize(self, metafunc) -> None:
+        metafunc.parametrize("es_case", self.cases, ids=[c.id for c in self.cases])
+
+    def deselect_done(self, config, items) -> None:
+        """With ``--es-resume``: drop the items the earlier run finished."""
+        done = self.results.done()
+        if not done:
+            return
+        skipped = [i for i in items if i.name in done]
+        if skipped:
+            config.hook.pytest_deselected(items=skipped)
+            items[:] = [i for i in items if i.name not in done]
+
+    # -- one case ------------------------------------------------------------------------
+    def run(self, case: Case, benchmark) -> dict:
+        """Measure ``case``, give pytest-benchmark its rounds, return its extra_info."""
+        from bench.isolation.spawners import WorkerFailed
+        from bench.measure.rounds import rates
+
+        try:
+            samples, info = self.measure(case)
+        except (CaseFailed, WorkerFailed) as err:
+            # a known way for a case to fail: one line, no traceback of the harness
+            pytest.fail(f"{type(err).__name__}: {err}", pytrace=False)
+        finally:
+            benchmark._mode = benchmark._mode or "esperf"
+        _record(benchmark, samples)
+        info.update(rates(info, statistics.median(samples), self.options.settings))
+        benchmark.extra_info.update(info)
+        return info
+
+    def measure(self, case: Case) -> tuple[list[float], dict]:
+        """(samples, extra_info) of ``case``, per the isolation mode."""
+        if self.options.isolation == "process":
+            return self._measure_in_workers(case)
+        return self._measure_here(case)
+
+    def _measure_in_workers(self, case: Case) -> tuple[list[float], dict]:
+        from bench.measure.rounds import compile_figures
+
+        settings, timeout = self.options.settings, self.options.case_timeout
+        request = {"case": case.to_json(), "settings": asdict(settings)}
+        if case.phase == "runtime":
+            r = self.workers.run({**request, "mode": "runtime"}, timeout)
+            samples, info, workers = r["samples"], r["info"], [r]
+        else:
+            workers = [self.workers.run({**request, "mode": "compile"}, timeout)
+                       for _ in range(settings.compile_rounds)]
+            samples, info = compile_figures(workers)
+        # the round whose case needed the most memory speaks for the case
+        top = max(workers, key=lambda w: w["peak_memory_bytes"] - w["baseline_memory_bytes"])
+        info.update(
+            isolation="process",
+            worker_pids=[w["pid"] for w in workers],
+            backend_init_s=[w["backend_init_s"] for w in workers],
+            baseline_memory_bytes=top["baseline_memory_bytes"],
+            peak_memory_bytes=top["peak_memory_bytes"],
+            memory_source=top["memory_source"],
+        )
+        return samples, info
+
+    def _measure_here(self, case: Case) -> tuple[list[float], dict]:
+        import jax
+
+        from bench.measure import rounds as measure
+        from bench.measure.memory import memory_peak
+        from bench.measure.placement import jax_devices
+
+        settings = self.options.settings
+        sync = None
+        if self.distributed:
+            from bench.multi.sync import ProcessSync
+
+            sync = ProcessSync()
+        if case.phase == "runtime":
+            samples, info = measure.measure_runtime(case, settings, sync)
+        else:
+            built = measure.build(case, settings, sync)
+            compile_rounds = []
+            for _ in range(settings.compile_rounds):
+                if sync:
+                    sync.before_round()
+                compile_rounds.append(measure.measure_compile_round(case, settings, built))
+            samples, info = measure.compile_figures(compile_rounds)
+        if sync:
+            samples = sync.slowest(samples)
+        local = [d for d in jax_devices(case.devices) if d.process_index == jax.process_index()]
+        peak, source = memory_peak(local)
+        info.update(isolation="none", worker_pids=[os.getpid()], baseline_memory_bytes=None,
+                    peak_memory_bytes=peak, memory_source=source)
+        return samples, info
+
+    def report(self, item, call, report) -> None:
+        """After each phase of a case's test: a failure, or the passed row, goes to ``PATH.partial``."""
+        case = item.callspec.params["es_case"]
+        if report.failed and call.excinfo is not None and not isinstance(call.excinfo.value, KeyboardInterrupt):
+            failed = {
+                "name": item.name,
+                "when": report.when,
+                "extra_info": case.fields(),
+                "error": " ".join(call.excinfo.exconly().split())[:4000],
+            }
+            self.results.append({"name": item.name, "status": "failed", "failed": failed})
+        elif report.when == "call" and report.passed:
+            row = _benchmark_dict(item.config, item.funcargs.get("benchmark"))
+            if row is not None:
+                self.results.append({"name": item.name, "status": "passed", "benchmark": row})
+
+    # -- the JSON ------------------------------------------------------------------------
+    def update_machine_info(self, machine_info: dict) -> None:
+        from bench.measure.machine import machine_info as esperf_machine_info
+
+        machine_info.update(esperf_machine_info(self.jax))
+        machine_info["blas_threads"] = self.blas
+        machine_info["isolation"] = self.options.isolation
+        if self.workers is not None:
+            machine_info["workers"] = self.workers.describe()  # how the worker processes started
+        if self.processes:
+            machine_info["processes"] = self.processes  # every process's host, in process order
+
+    def update_json(self, output_json: dict) -> None:
+        output_json["esperf"] = {"schema_version": SCHEMA_VERSION, "failed": list(self.results.failed)}
+
+    def finish(self, session, exitstatus) -> None:
+        """``pytest_sessionfinish``: write ``PATH`` (or say how to resume an interrupted run)."""
+        config = session.config
+        if self.distributed and exitstatus != pytest.ExitCode.INTERRUPTED:
+            from bench.measure.machine import machine_info
+
+            self.processes = distributed.gather_json(machine_info(self.jax))
+        results = self.results
+        if results.path is None:
+            return
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            print(f"\nesperf: interrupted; the {results.finished_count()} finished case(s) are in {results.partial}; "
+                  "rerun the same command with --es-resume to complete it", flush=True)
+            return
+        bs = config._benchmarksession
+        commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
+        config.hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+        output = config.hook.pytest_benchmark_generate_json(
+            config=config, benchmarks=bs.benchmarks, include_data=True,
+            machine_info=bs.get_machine_info(), commit_info=commit_info,
+        )
+        config.hook.pytest_benchmark_update_json(config=config, benchmarks=bs.benchmarks, output_json=output)
+        results.write(output, [item_name(c) for c in self.cases])
+        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and results.earlier:
+            # --es-resume found every case already done: the run is complete, not empty
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if results.failed else pytest.ExitCode.OK

@@ -1,0 +1,98 @@
+"""What the tests share: the checkout's root, one way to build a child's environment, subprocesses
+with a deadline whose process group ends with them, ``pytest bench`` in a subprocess, and a
+distributed-test collective."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.isolation.processes import kill_group  # noqa: F401 -- the tests end their processes with it
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"
+PY = sys.executable
+
+
+def child_env(*, tests: bool = False, drop: tuple[str, ...] = (), **extra: str) -> dict[str, str]:
+    """This process's environment for a child: without ``drop``, with the checkout (and, with
+    ``tests``, this folder: the fault-injection plugin) on PYTHONPATH, and ``extra`` set."""
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(TESTS)] if tests else [str(ROOT)])
+    env.update(extra)
+    return env
+
+
+def run(cmd, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run(cmd, capture_output=True, text=True)`` in a new session whose whole process
+    group is killed on timeout, error or interrupt, and swept after a normal exit (so no child
+    outlives the test). A timeout raises ``subprocess.TimeoutExpired`` after the kill."""
+    proc = subprocess.Popen(cmd, stdout=kwargs.pop("stdout", subprocess.PIPE), stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kwargs)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        kill_group(proc)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def gone(pid: int, timeout: float = 5.0) -> bool:
+    """True once ``pid`` is no process at all (or a zombie nobody reaped yet: dead), within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# -- pytest bench in a subprocess ------------------------------------------------------------
+
+TINY = [
+    "--es-strategies", "cma_es", "--es-envs", "Pendulum-v1", "--es-pops", "8", "--es-evals", "2",
+    "--es-hidden", "4", "--es-episode-length", "5", "--es-runtime-rounds", "3",
+]
+
+
+def bench_env(fault="", devices=2, **extra):
+    """The environment of a ``pytest bench`` child: ``devices`` forced CPU devices, the fault
+    ``fault`` injected into it and its workers (tests/esperf_faults.py)."""
+    return child_env(tests=True, **{"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+                                    "JAX_PLATFORMS": "cpu", "ESPERF_FAULT": fault,
+                                    "ESPERF_WORKER_HOOK": "esperf_faults", **extra})
+
+
+def bench_cmd(out, *args):
+    return [PY, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", "-p", "esperf_faults",
+            f"--benchmark-json={out}", *args]
+
+
+def run_bench(tmp_path, *args, fault="", devices=2, timeout=600, **env):
+    """``pytest bench`` in a subprocess; its workers carry ESPERF_TEST_TAG=tmp_path in their environment."""
+    out = tmp_path / "out.json"
+    env = bench_env(fault, devices, ESPERF_TEST_TAG=str(tmp_path), **env)
+    proc = run(bench_cmd(out, *args), timeout, cwd=ROOT, env=env)
+    data = json.loads(out.read_text()) if out.exists() and out.stat().st_size else None
+    return proc, data
+
+
+# -- distributed -----------------------------------------------------------------------------
+
+def all_ok(ok: bool) -> bool:
+    """True only if every process of the jax system passes True (logical AND over processes)."""
+    from bench.multi import distributed
+
+    if distributed.process_count() == 1:
+        return bool(ok)
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    flags = multihost_utils.process_allgather(np.asarray(1 if ok else 0, dtype=np.int32))
+    return bool(np.all(np.asarray(flags) == 1))
