@@ -7,24 +7,15 @@
 
 ``reset``/``step`` are pure and work under ``jit`` and ``vmap``; ``step`` is
 elementwise, so it also steps states whose fields carry leading batch dims.
+
+The interface is the protocol ``envs.base.Env``; the registry (``names``, ``make``)
+is ``envs.registry``; the physics are ``envs.pendulum`` and ``envs.cartpole``.
 """
 from __future__ import annotations
 
+from envs.base import Env
 from envs.cartpole import CartPole, CartPoleState
 from envs.pendulum import Pendulum, PendulumState
+from envs.registry import _ENVS, make, names
 
-_ENVS = {"Pendulum-v1": Pendulum, "CartPole-v1": CartPole}
-
-__all__ = ["names", "make", "Pendulum", "PendulumState", "CartPole", "CartPoleState"]
-
-
-def names() -> tuple[str, ...]:
-    """The env names ``make`` accepts: ("Pendulum-v1", "CartPole-v1")."""
-    return tuple(_ENVS)
-
-
-def make(name: str):
-    """The env ``name`` with gymnasium's default constants."""
-    if name not in _ENVS:
-        raise ValueError(f"unknown env {name!r}; choose one of {', '.join(_ENVS)}")
-    return _ENVS[name]()
+__all__ = ["names", "make", "Env", "Pendulum", "PendulumState", "CartPole", "CartPoleState"]

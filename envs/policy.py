@@ -14,6 +14,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from envs.base import Env
+
 
 class MLPParams(NamedTuple):
     w1: jax.Array  # (..., obs_size, hidden)
@@ -38,7 +40,16 @@ class MLPPolicy:
                 raise ValueError(f"{field}={value!r} is not allowed; it must be a positive int")
 
     @classmethod
-    def for_env(cls, env, hidden: int) -> "MLPPolicy":
+    def for_env(cls, env: Env, hidden: int) -> MLPPolicy:
+        """The MLP for ``env``: input obs_size, output action_size, argmax if discrete.
+
+        Args:
+          env: an ``envs.base.Env`` (only its static sizes are read).
+          hidden: the number of hidden units.
+
+        Returns:
+          The policy description.
+        """
         return cls(obs_size=env.obs_size, hidden=hidden, out_size=env.action_size, discrete=env.discrete)
 
     @property

@@ -7,6 +7,8 @@ batched arrays -- the envs' ``step`` is elementwise, so state fields of shape
 matrix product over all episodes of all members. A test proves it equals
 ``vmap(vmap(rollout))``.
 
+``env`` is any ``envs.base.Env``: only its ``reset``/``step`` are used here.
+
 An episode's return sums rewards up to and including the step that terminates or
 truncates it; the scan still runs all ``length`` steps (fixed shapes, no early exit),
 masking rewards after the end.
@@ -16,16 +18,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from envs.base import Env
 from envs.policy import MLPPolicy
 
 
-def _check_length(env, length: int) -> int:
+def _check_length(env: Env, length: int) -> int:
     if not isinstance(length, int) or isinstance(length, bool) or length <= 0:
         raise ValueError(f"episode_length={length!r} is not allowed; it must be a positive int")
     return length
 
 
-def episode_step(env, policy: MLPPolicy, params):
+def episode_step(env: Env, policy: MLPPolicy, params):
     """The scan body: one policy + env step on carry ``(state, obs, ret, alive)``.
 
     Works for any leading batch shape of ``obs``/``state`` that ``params`` broadcasts
@@ -68,14 +71,14 @@ def fix_carry_shapes(step, carry):
     raise AssertionError("the carry's shapes did not settle")  # unreachable: each round grows a shape
 
 
-def _scan_returns(env, policy: MLPPolicy, params, carry, length: int, unroll: int) -> jax.Array:
+def _scan_returns(env: Env, policy: MLPPolicy, params, carry, length: int, unroll: int) -> jax.Array:
     """Scan ``length`` steps from ``carry`` (shapes the step keeps) and return the summed rewards."""
     step = episode_step(env, policy, params)
     (_, _, ret, _), _ = jax.lax.scan(step, carry, None, length=length, unroll=unroll)
     return ret
 
 
-def rollout(env, policy: MLPPolicy, flat_params: jax.Array, key: jax.Array, length: int) -> jax.Array:
+def rollout(env: Env, policy: MLPPolicy, flat_params: jax.Array, key: jax.Array, length: int) -> jax.Array:
     """Return of one episode of ``length`` steps for one flat float32 parameter vector."""
     length = _check_length(env, length)
     obs, state = env.reset(key)
@@ -83,7 +86,7 @@ def rollout(env, policy: MLPPolicy, flat_params: jax.Array, key: jax.Array, leng
 
 
 def population_returns(
-    env,
+    env: Env,
     policy: MLPPolicy,
     flat_params: jax.Array,
     keys: jax.Array,
@@ -106,7 +109,7 @@ def population_returns(
     return jnp.broadcast_to(returns, (flat_params.shape[0], keys.shape[0]))
 
 
-def population_carry(env, policy: MLPPolicy, flat_params: jax.Array, keys: jax.Array):
+def population_carry(env: Env, policy: MLPPolicy, flat_params: jax.Array, keys: jax.Array):
     """Batched policy parameters and the start carry of the shared episodes ``keys``.
 
     Every member starts from the same (evals,) reset states (common random numbers);

@@ -1,21 +1,40 @@
-"""Shared pieces of the strategies: argument validation, fitness sanitizing, best tracking.
+"""Shared pieces of the strategies: the template base class, argument validation,
+fitness sanitizing, best tracking.
 
-Everything here is either plain Python run at ``make`` / trace time (validation: the
-shapes and hyper-parameters are static, so bad input fails before anything is
+``StrategyBase`` implements the contract of ``strategies.api.Strategy`` once (like
+evosax's one base ``tell``): its ``__post_init__`` checks num_dims, popsize and
+sigma_init, its ``init``/``ask``/``tell`` check shapes and do the bookkeeping, and a
+strategy supplies only its own parts (``_configure``, ``_init``, ``_ask``, ``_update``).
+
+Everything else here is either plain Python run at ``make`` / trace time (validation:
+the shapes and hyper-parameters are static, so bad input fails before anything is
 compiled) or a small pure ``jnp`` function used inside every ``tell``.
 """
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 
+from strategies.api import S
+
 
 def default_popsize(num_dims: int) -> int:
-    """Hansen's default population size ``4 + floor(3 ln n)`` (tutorial eq. 48)."""
+    """Hansen's default population size ``4 + floor(3 ln n)``.
+
+    Args:
+      num_dims: n >= 1.
+
+    Returns:
+      lambda = 4 + floor(3 ln n).
+
+    References:
+      N. Hansen, "The CMA Evolution Strategy: A Tutorial", arXiv:1604.00772, eq. 48.
+    """
     return 4 + math.floor(3 * math.log(num_dims))
 
 
@@ -145,3 +164,142 @@ def check_options(strategy: str, options: dict, allowed: tuple[str, ...]) -> Non
         if key not in allowed:
             choices = ", ".join(allowed) if allowed else "none"
             raise ValueError(f"unknown option {key!r} for {strategy}; allowed options: {choices}")
+
+
+@dataclass(frozen=True)
+class StrategyBase:
+    """The shared implementation of ``strategies.api.Strategy`` (a frozen dataclass).
+
+    A strategy is a ``@dataclass(frozen=True)`` subclass that adds its options as
+    fields (with their defaults) and sets the class variables below. The template
+    methods here do, in this order:
+
+    * ``__post_init__``: num_dims (int >= 1), popsize (int >= 1, then
+      ``_check_popsize``), sigma_init (finite > 0) are checked and stored as Python
+      int/float; then ``_configure()`` checks the strategy's options and stores its
+      derived constants.
+    * ``init(key, mean)``: ``mean`` is checked and cast to the working dtype, then
+      ``_init(key, mean)`` builds the state (``_initial_best(mean)`` gives the shared
+      fields).
+    * ``ask(key, state)``: ``state.mean`` is checked, then ``_ask(key, state)``.
+    * ``tell(state, x, fitness)``: ``state.mean``, ``x`` and ``fitness`` are checked
+      and ``x``/``fitness`` cast to the working dtype; best-so-far is updated from
+      the raw fitness (``update_best``); ``_update(state, x, f)`` gets the state with
+      that new best_member/best_fitness, the cast ``x`` and the sanitized fitness
+      ``f`` (``sanitize_fitness``: NaN/inf are the worst finite value) and returns
+      the state with its own fields updated; the template then sets best_member,
+      best_fitness and generation + 1.
+
+    Class variables: ``name`` (registry name), ``options`` (the keyword options
+    ``make`` accepts), ``default_sigma_init``, ``min_popsize_reason`` (why popsize
+    must be >= 2, quoted in the error).
+    """
+
+    num_dims: int
+    popsize: int
+    sigma_init: float
+    name: ClassVar[str]
+    options: ClassVar[tuple[str, ...]] = ()
+    default_sigma_init: ClassVar[float]
+    min_popsize_reason: ClassVar[str] = ""
+
+    # -- configuration -------------------------------------------------------------------
+    @classmethod
+    def default_popsize(cls, num_dims: int) -> int:
+        """The popsize ``make`` uses when given None: Hansen's ``4 + floor(3 ln n)`` (eq. 48)."""
+        return default_popsize(num_dims)
+
+    def __post_init__(self):
+        name = self.name
+        n = check_int(name, "num_dims", self.num_dims, 1)
+        lam = check_int(name, "popsize", self.popsize, 1)
+        self._check_popsize(lam)
+        self._set(num_dims=n, popsize=lam, sigma_init=check_sigma(name, self.sigma_init))
+        self._configure()
+
+    def _check_popsize(self, popsize: int) -> None:
+        """Strategy-specific popsize rule (default: >= 2); raises ValueError."""
+        if popsize < 2:
+            raise ValueError(
+                f"{self.name}: popsize={popsize} is not allowed; it must be an int >= 2 ({self.min_popsize_reason})"
+            )
+
+    def _configure(self) -> None:
+        """Check the options and store derived constants (``self._set``); default: nothing."""
+
+    def _set(self, **values) -> None:
+        """Store checked values on the frozen instance."""
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    # -- the template methods -------------------------------------------------------------
+    def init(self, key: jax.Array, mean: jax.Array) -> S:
+        """The initial state around ``mean`` (see ``strategies.api.Strategy.init``).
+
+        Args:
+          key: a PRNG key, passed to ``_init`` (the strategies here ignore it).
+          mean: (num_dims,) start point; its float dtype (or the default float for an
+            integer mean) becomes the working dtype.
+
+        Returns:
+          The strategy's state: best_member = mean, best_fitness = +inf, generation = 0.
+        """
+        return self._init(key, check_mean(self.name, mean, self.num_dims))
+
+    def ask(self, key: jax.Array, state: S) -> tuple[jax.Array, S]:
+        """A population of shape (popsize, num_dims) (see ``strategies.api.Strategy.ask``).
+
+        Args:
+          key: a PRNG key (raw uint32 or typed).
+          state: a state of this strategy (unbatched: vmap over batched states).
+
+        Returns:
+          ``(x, state)``.
+        """
+        check_state_mean(self.name, "ask", state.mean, self.num_dims)
+        return self._ask(key, state)
+
+    def tell(self, state: S, x: jax.Array, fitness: jax.Array) -> S:
+        """The state after the evaluated population (see ``strategies.api.Strategy.tell``).
+
+        Args:
+          state: the state ``x`` was asked from.
+          x: (popsize, num_dims) members, cast to the working dtype.
+          fitness: (popsize,) their fitness, lower is better, cast to the working dtype;
+            NaN and +-inf are the worst value for the update and never the best.
+
+        Returns:
+          The updated state: the strategy's ``_update``, best-so-far, generation + 1.
+        """
+        check_state_mean(self.name, "tell", state.mean, self.num_dims)
+        x, fitness = check_tell_args(self.name, x, fitness, self.popsize, self.num_dims, state.mean.dtype)
+        best_member, best_fitness = update_best(state.best_member, state.best_fitness, x, fitness)
+        told = state._replace(best_member=best_member, best_fitness=best_fitness)
+        new = self._update(told, x, sanitize_fitness(fitness))
+        return new._replace(best_member=best_member, best_fitness=best_fitness, generation=state.generation + 1)
+
+    # -- what each strategy supplies ------------------------------------------------------
+    def _initial_best(self, mean: jax.Array) -> dict:
+        """The shared fields of an initial state: best_member, best_fitness (+inf), generation (0)."""
+        return dict(
+            best_member=mean,
+            best_fitness=jnp.asarray(jnp.inf, mean.dtype),
+            generation=jnp.asarray(0, jnp.int32),
+        )
+
+    def _init(self, key: jax.Array, mean: jax.Array) -> S:
+        """The initial state from the checked, cast ``mean``."""
+        raise NotImplementedError
+
+    def _ask(self, key: jax.Array, state: S) -> tuple[jax.Array, S]:
+        """``(x, state)`` from a checked state."""
+        raise NotImplementedError
+
+    def _update(self, state: S, x: jax.Array, fitness: jax.Array) -> S:
+        """The strategy's own update from cast ``x`` and sanitized (finite) ``fitness``.
+
+        ``state`` already carries this generation's best_member/best_fitness and the
+        old generation; the returned state's best fields and generation are set by
+        ``tell`` afterwards.
+        """
+        raise NotImplementedError

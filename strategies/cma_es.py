@@ -133,20 +133,22 @@ def default_parameters(num_dims: int, popsize: int) -> dict:
 
 
 @dataclass(frozen=True)
-class CMAES:
+class CMAES(base.StrategyBase):
     """Static configuration of CMA-ES; build with ``strategies.make("cma_es", ...)``.
 
     Hyper-parameters are Python floats computed at construction (see
     ``default_parameters``), so the object is hashable and the jitted code sees them
-    as constants.
+    as constants. Checks, best-so-far and the generation counter are
+    ``base.StrategyBase``'s; this class adds the sampling and the update.
+
+    References:
+      N. Hansen, "The CMA Evolution Strategy: A Tutorial", arXiv:1604.00772 (2016).
     """
 
-    num_dims: int
-    popsize: int
-    sigma_init: float
     name: ClassVar[str] = "cma_es"
     options: ClassVar[tuple[str, ...]] = ()
     default_sigma_init: ClassVar[float] = 0.5
+    min_popsize_reason: ClassVar[str] = "mu = popsize // 2 parents"
 
     weights: tuple[float, ...] = field(init=False, repr=False)
     mu: int = field(init=False, repr=False)
@@ -161,21 +163,10 @@ class CMAES:
     cc: float = field(init=False, repr=False)
     chi_n: float = field(init=False, repr=False)
 
-    def __post_init__(self):
-        n = base.check_int(self.name, "num_dims", self.num_dims, 1)
-        lam = base.check_int(self.name, "popsize", self.popsize, 1)
-        if lam < 2:
-            raise ValueError(
-                f"{self.name}: popsize={lam} is not allowed; it must be an int >= 2 (mu = popsize // 2 parents)"
-            )
-        sigma = base.check_sigma(self.name, self.sigma_init)
-        object.__setattr__(self, "num_dims", n)
-        object.__setattr__(self, "popsize", lam)
-        object.__setattr__(self, "sigma_init", sigma)
-        params = default_parameters(n, lam)
-        object.__setattr__(self, "weights", tuple(float(w) for w in params.pop("weights")))
-        for key, value in params.items():
-            object.__setattr__(self, key, value)
+    def _configure(self):
+        """The default parameters for (num_dims, popsize), as ``default_parameters`` computes them."""
+        params = default_parameters(self.num_dims, self.popsize)
+        self._set(weights=tuple(float(w) for w in params.pop("weights")), **params)
 
     # -- helpers ------------------------------------------------------------------------
     def _arrays(self, dtype):
@@ -185,13 +176,12 @@ class CMAES:
         return jnp.asarray(w, dtype), jnp.asarray(w_rec, dtype)
 
     # -- the strategy -------------------------------------------------------------------
-    def init(self, key: jax.Array, mean: jax.Array) -> CMAESState:
+    def _init(self, key: jax.Array, mean: jax.Array) -> CMAESState:
         """Initial state: m = mean, sigma = sigma_init, C = B = I, D = 1, paths = 0.
 
         ``key`` is unused (initialisation is deterministic) but kept for a uniform API.
         """
         del key
-        mean = base.check_mean(self.name, mean, self.num_dims)
         dtype, n = mean.dtype, self.num_dims
         eye = jnp.eye(n, dtype=dtype)
         zeros = jnp.zeros(n, dtype)
@@ -203,24 +193,21 @@ class CMAES:
             D=jnp.ones(n, dtype),
             p_sigma=zeros,
             p_c=zeros,
-            best_member=mean,
-            best_fitness=jnp.asarray(jnp.inf, dtype),
-            generation=jnp.asarray(0, jnp.int32),
+            **self._initial_best(mean),
         )
 
-    def ask(self, key: jax.Array, state: CMAESState):
+    def _ask(self, key: jax.Array, state: CMAESState):
         """Sample x_k = m + sigma B D z_k, z_k ~ N(0, I) (eq. 38-40); returns (x, state).
 
         Written as ``(z * D) @ B^T`` for the whole population: one matrix product.
         The state is returned unchanged (B and D are already current).
         """
-        base.check_state_mean(self.name, "ask", state.mean, self.num_dims)
         dtype = state.mean.dtype
         z = jax.random.normal(key, (self.popsize, self.num_dims), dtype)
         y = jnp.matmul(z * state.D, state.B.T, precision=_HI)  # y_k ~ N(0, C)
         return state.mean + state.sigma * y, state
 
-    def tell(self, state: CMAESState, x: jax.Array, fitness: jax.Array) -> CMAESState:
+    def _update(self, state: CMAESState, x: jax.Array, f: jax.Array) -> CMAESState:
         """One CMA-ES update from the evaluated population (fitness: lower is better).
 
         Computes, with ranks k = 1..lambda by sanitized fitness (NaN/inf = worst):
@@ -235,13 +222,11 @@ class CMAES:
                + c_mu sum_k w°_k y_k y_k^T (eq. 47, delta(h) = (1 - h) c_c (2 - c_c));
         then symmetrises C, eigen-decomposes it (B, D for the next ``ask``), clips
         negative eigenvalues to EPS and rebuilds C = B diag(D^2) B^T, as ``cmaes`` does.
+        ``x`` and the sanitized ``f`` come from ``base.StrategyBase.tell``, which also
+        updates best-so-far and the generation.
         """
-        base.check_state_mean(self.name, "tell", state.mean, self.num_dims)
         dtype = state.mean.dtype
         n = self.num_dims
-        x, fitness = base.check_tell_args(self.name, x, fitness, self.popsize, n, dtype)
-        f = base.sanitize_fitness(fitness)
-        best_member, best_fitness = base.update_best(state.best_member, state.best_fitness, x, fitness)
 
         # Weights are scattered to members by rank instead of sorting the population:
         # only the (lambda,) vector moves, never the (lambda, n) matrix. A stable sort
@@ -294,18 +279,7 @@ class CMAES:
         )  # (eq. 47)
 
         C, B, D = _eigen_decomposition(C)
-        return CMAESState(
-            mean=mean,
-            sigma=sigma_new,
-            C=C,
-            B=B,
-            D=D,
-            p_sigma=p_sigma,
-            p_c=p_c,
-            best_member=best_member,
-            best_fitness=best_fitness,
-            generation=g.astype(jnp.int32),
-        )
+        return state._replace(mean=mean, sigma=sigma_new, C=C, B=B, D=D, p_sigma=p_sigma, p_c=p_c)
 
 
 def _eigen_decomposition(C: jax.Array):

@@ -44,6 +44,16 @@ def centered_ranks(fitness: jax.Array) -> jax.Array:
     The best (lowest) fitness gets -1/2, the worst +1/2, the values sum to 0. Ties get
     their average rank (computed with two ``searchsorted`` on the sorted values, no
     Python loop). For N = 1 the single value is 0.
+
+    Args:
+      fitness: (N,) finite fitness values (``tell`` passes sanitized ones).
+
+    Returns:
+      (N,) the shaped fitness F in the dtype of ``fitness``.
+
+    References:
+      Salimans et al. 2017 (arXiv:1703.03864): fitness shaping by a rank
+      transformation (after Wierstra et al. 2014, natural evolution strategies).
     """
     n = fitness.shape[0]
     s = jnp.sort(fitness)
@@ -58,18 +68,36 @@ def gradient_estimate(x: jax.Array, mean: jax.Array, shaped: jax.Array, sigma: f
 
     It estimates the gradient of the shaped fitness (an ascent direction of f), so the
     strategy steps along -g.
+
+    Args:
+      x: (N, n) the evaluated population.
+      mean: (n,) the mean it was sampled around.
+      shaped: (N,) the shaped fitness F (``centered_ranks``).
+      sigma: the sampling step size.
+
+    Returns:
+      (n,) the search-gradient estimate g (without weight decay).
+
+    References:
+      Salimans et al. 2017 (arXiv:1703.03864), Algorithm 1: the update
+      theta <- theta + alpha / (n sigma) sum_i F_i eps_i (here with mirrored pairs).
     """
     n = x.shape[0]
     return jnp.matmul(shaped, x - mean) / (n * sigma * sigma)
 
 
 @dataclass(frozen=True)
-class OpenAIES:
-    """Static configuration of OpenAI-ES; build with ``strategies.make("openai_es", ...)``."""
+class OpenAIES(base.StrategyBase):
+    """Static configuration of OpenAI-ES; build with ``strategies.make("openai_es", ...)``.
 
-    num_dims: int
-    popsize: int
-    sigma_init: float
+    Checks, best-so-far and the generation counter are ``base.StrategyBase``'s; this
+    class adds mirrored sampling and the Adam step on the search gradient.
+
+    References:
+      T. Salimans, J. Ho, X. Chen, S. Sidor, I. Sutskever, "Evolution Strategies as a
+      Scalable Alternative to Reinforcement Learning", arXiv:1703.03864 (2017).
+    """
+
     learning_rate: float = 0.01
     weight_decay: float = 0.005
     b1: float = 0.9
@@ -79,46 +107,46 @@ class OpenAIES:
     options: ClassVar[tuple[str, ...]] = ("learning_rate", "weight_decay", "b1", "b2", "eps")
     default_sigma_init: ClassVar[float] = 0.02
 
-    def __post_init__(self):
-        name = self.name
-        n = base.check_int(name, "num_dims", self.num_dims, 1)
-        lam = base.check_int(name, "popsize", self.popsize, 1)
-        if lam % 2:
+    @classmethod
+    def default_popsize(cls, num_dims: int) -> int:
+        """Hansen's ``4 + floor(3 ln n)`` rounded up to the next even number (mirrored pairs)."""
+        popsize = base.default_popsize(num_dims)
+        return popsize + popsize % 2
+
+    def _check_popsize(self, popsize: int) -> None:
+        if popsize % 2:
             raise ValueError(
-                f"{name}: popsize={lam} is not allowed; mirrored sampling needs an even popsize >= 2"
+                f"{self.name}: popsize={popsize} is not allowed; mirrored sampling needs an even popsize >= 2"
             )
-        object.__setattr__(self, "num_dims", n)
-        object.__setattr__(self, "popsize", lam)
-        object.__setattr__(self, "sigma_init", base.check_sigma(name, self.sigma_init))
-        checked = dict(
+
+    def _configure(self):
+        name = self.name
+        self._set(
             learning_rate=base.check_float(name, "learning_rate", self.learning_rate, low=0.0, low_open=True),
             weight_decay=base.check_float(name, "weight_decay", self.weight_decay, low=0.0),
             b1=base.check_float(name, "b1", self.b1, low=0.0, high=1.0, high_open=True),
             b2=base.check_float(name, "b2", self.b2, low=0.0, high=1.0, high_open=True),
             eps=base.check_float(name, "eps", self.eps, low=0.0, low_open=True),
         )
-        for key, value in checked.items():
-            object.__setattr__(self, key, value)
 
     def optimizer(self) -> optax.GradientTransformation:
-        """The Adam transformation (rebuilt on demand: it is pure and keeps the dataclass hashable)."""
+        """The Adam transformation (rebuilt on demand: it is pure and keeps the dataclass hashable).
+
+        Returns:
+          ``optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)``.
+
+        References:
+          D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", arXiv:1412.6980.
+        """
         return optax.adam(self.learning_rate, b1=self.b1, b2=self.b2, eps=self.eps)
 
-    def init(self, key: jax.Array, mean: jax.Array) -> OpenAIESState:
+    def _init(self, key: jax.Array, mean: jax.Array) -> OpenAIESState:
         """Initial state around ``mean`` with a fresh Adam state; ``key`` is unused."""
         del key
-        mean = base.check_mean(self.name, mean, self.num_dims)
-        return OpenAIESState(
-            mean=mean,
-            opt_state=self.optimizer().init(mean),
-            best_member=mean,
-            best_fitness=jnp.asarray(jnp.inf, mean.dtype),
-            generation=jnp.asarray(0, jnp.int32),
-        )
+        return OpenAIESState(mean=mean, opt_state=self.optimizer().init(mean), **self._initial_best(mean))
 
-    def ask(self, key: jax.Array, state: OpenAIESState):
+    def _ask(self, key: jax.Array, state: OpenAIESState):
         """Mirrored population: rows [m + sigma eps; m - sigma eps], eps (N/2, n) ~ N(0, I)."""
-        base.check_state_mean(self.name, "ask", state.mean, self.num_dims)
         eps = jax.random.normal(key, (self.popsize // 2, self.num_dims), state.mean.dtype)
         # [eps; -eps] as a broadcast product rather than a concatenate: with the rows
         # sharded over devices, each device then draws just the eps rows it needs
@@ -127,21 +155,16 @@ class OpenAIES:
         noise = (sign * eps).reshape(self.popsize, self.num_dims)
         return state.mean + self.sigma_init * noise, state
 
-    def tell(self, state: OpenAIESState, x: jax.Array, fitness: jax.Array) -> OpenAIESState:
-        """Centred-rank shaping, g = F^T (x - m) / (N sigma^2) + weight_decay m, one Adam descent step."""
-        base.check_state_mean(self.name, "tell", state.mean, self.num_dims)
+    def _update(self, state: OpenAIESState, x: jax.Array, f: jax.Array) -> OpenAIESState:
+        """Centred-rank shaping, g = F^T (x - m) / (N sigma^2) + weight_decay m, one Adam descent step.
+
+        ``x`` and the sanitized ``f`` come from ``base.StrategyBase.tell``, which also
+        updates best-so-far and the generation.
+        """
         dtype = state.mean.dtype
-        x, fitness = base.check_tell_args(self.name, x, fitness, self.popsize, self.num_dims, dtype)
-        shaped = centered_ranks(base.sanitize_fitness(fitness))
+        shaped = centered_ranks(f)
         grad = gradient_estimate(x, state.mean, shaped, self.sigma_init) + self.weight_decay * state.mean
         # optax descends along its input: mean <- mean - lr * adam(g).
         updates, opt_state = self.optimizer().update(grad, state.opt_state, state.mean)
         mean = optax.apply_updates(state.mean, updates)
-        best_member, best_fitness = base.update_best(state.best_member, state.best_fitness, x, fitness)
-        return OpenAIESState(
-            mean=mean.astype(dtype),
-            opt_state=opt_state,
-            best_member=best_member,
-            best_fitness=best_fitness,
-            generation=state.generation + 1,
-        )
+        return state._replace(mean=mean.astype(dtype), opt_state=opt_state)

@@ -37,55 +37,45 @@ class SimpleGAState(NamedTuple):
 
 
 @dataclass(frozen=True)
-class SimpleGA:
-    """Static configuration of the GA; build with ``strategies.make("simple_ga", ...)``."""
+class SimpleGA(base.StrategyBase):
+    """Static configuration of the GA; build with ``strategies.make("simple_ga", ...)``.
 
-    num_dims: int
-    popsize: int
-    sigma_init: float
+    Checks, best-so-far and the generation counter are ``base.StrategyBase``'s; this
+    class adds the mutation and the truncation selection.
+
+    References:
+      F. P. Such et al., "Deep Neuroevolution", arXiv:1712.06567 (2017), Algorithm 1.
+    """
+
     elite_ratio: float = 0.1
     sigma_decay: float = 1.0
     sigma_min: float = 0.0
     name: ClassVar[str] = "simple_ga"
     options: ClassVar[tuple[str, ...]] = ("elite_ratio", "sigma_decay", "sigma_min")
     default_sigma_init: ClassVar[float] = 0.1
+    min_popsize_reason: ClassVar[str] = "row 0 is the unmutated elite"
     num_parents: int = field(init=False)
 
-    def __post_init__(self):
+    def _configure(self):
         name = self.name
-        n = base.check_int(name, "num_dims", self.num_dims, 1)
-        lam = base.check_int(name, "popsize", self.popsize, 1)
-        if lam < 2:
-            raise ValueError(
-                f"{name}: popsize={lam} is not allowed; it must be an int >= 2 (row 0 is the unmutated elite)"
-            )
-        object.__setattr__(self, "num_dims", n)
-        object.__setattr__(self, "popsize", lam)
-        object.__setattr__(self, "sigma_init", base.check_sigma(name, self.sigma_init))
         ratio = base.check_float(name, "elite_ratio", self.elite_ratio, low=0.0, high=1.0, low_open=True)
         decay = base.check_float(name, "sigma_decay", self.sigma_decay, low=0.0, high=1.0, low_open=True)
         smin = base.check_float(name, "sigma_min", self.sigma_min, low=0.0)
-        object.__setattr__(self, "elite_ratio", ratio)
-        object.__setattr__(self, "sigma_decay", decay)
-        object.__setattr__(self, "sigma_min", smin)
-        object.__setattr__(self, "num_parents", max(1, math.floor(ratio * lam)))
+        self._set(elite_ratio=ratio, sigma_decay=decay, sigma_min=smin)
+        self._set(num_parents=max(1, math.floor(ratio * self.popsize)))
 
-    def init(self, key: jax.Array, mean: jax.Array) -> SimpleGAState:
+    def _init(self, key: jax.Array, mean: jax.Array) -> SimpleGAState:
         """All T parents and the elite start at ``mean``; ``key`` is unused."""
         del key
-        mean = base.check_mean(self.name, mean, self.num_dims)
         return SimpleGAState(
             mean=mean,
             sigma=jnp.asarray(self.sigma_init, mean.dtype),
             parents=jnp.broadcast_to(mean, (self.num_parents, self.num_dims)),
-            best_member=mean,
-            best_fitness=jnp.asarray(jnp.inf, mean.dtype),
-            generation=jnp.asarray(0, jnp.int32),
+            **self._initial_best(mean),
         )
 
-    def ask(self, key: jax.Array, state: SimpleGAState):
+    def _ask(self, key: jax.Array, state: SimpleGAState):
         """x[0] = elite (unmutated); x[k] = parents[u_k] + sigma z_k, u_k ~ U{0..T-1}, z_k ~ N(0, I)."""
-        base.check_state_mean(self.name, "ask", state.mean, self.num_dims)
         k_parent, k_noise = jax.random.split(key)
         idx = jax.random.randint(k_parent, (self.popsize,), 0, self.num_parents)
         z = jax.random.normal(k_noise, (self.popsize, self.num_dims), state.mean.dtype)
@@ -93,12 +83,13 @@ class SimpleGA:
         # Row 0 is drawn too (static shapes, no Python branching) and then replaced.
         return x.at[0].set(state.best_member), state
 
-    def tell(self, state: SimpleGAState, x: jax.Array, fitness: jax.Array) -> SimpleGAState:
-        """Truncation selection of the T lowest (sanitized) fitnesses; best-ever update; sigma decay."""
-        base.check_state_mean(self.name, "tell", state.mean, self.num_dims)
+    def _update(self, state: SimpleGAState, x: jax.Array, f: jax.Array) -> SimpleGAState:
+        """Truncation selection of the T lowest (sanitized) fitnesses; the elite; sigma decay.
+
+        ``state.best_member`` is already this generation's best (``base.StrategyBase.tell``
+        updates it first), and it becomes the elite ``mean``.
+        """
         dtype = state.mean.dtype
-        x, fitness = base.check_tell_args(self.name, x, fitness, self.popsize, self.num_dims, dtype)
-        f = base.sanitize_fitness(fitness)
         # argsort is stable (ties keep index order). The rows are not gathered with
         # x[order[:T]]: each member's rank is scattered to it and the members of rank
         # < T are summed into their parent slot (base.select_rows), a reduction that a
@@ -106,13 +97,5 @@ class SimpleGA:
         order = jnp.argsort(f, stable=True)
         rank = jnp.zeros(self.popsize, jnp.int32).at[order].set(jnp.arange(self.popsize, dtype=jnp.int32))
         parents = base.select_rows(x, rank, self.num_parents)
-        best_member, best_fitness = base.update_best(state.best_member, state.best_fitness, x, fitness)
         sigma = jnp.maximum(state.sigma * self.sigma_decay, self.sigma_min).astype(dtype)
-        return SimpleGAState(
-            mean=best_member,
-            sigma=sigma,
-            parents=parents,
-            best_member=best_member,
-            best_fitness=best_fitness,
-            generation=state.generation + 1,
-        )
+        return state._replace(mean=state.best_member, sigma=sigma, parents=parents)

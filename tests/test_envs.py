@@ -1,13 +1,14 @@
 """Pendulum-v1 and CartPole-v1 against gymnasium (the test-only reference)."""
 import math
 
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import envs
+
+gym = pytest.importorskip("gymnasium", reason="gymnasium (the reference envs, extra 'test') is not installed")
 
 RNG = np.random.default_rng(0)
 N = 1000
@@ -190,6 +191,14 @@ def test_spaces_match_gymnasium():
             assert env.action_size == ref.action_space.n
         else:
             assert env.action_size == ref.action_space.shape[0]
+
+
+def test_envs_follow_the_env_protocol():
+    for name in envs.names():
+        env = envs.make(name)
+        assert isinstance(env, envs.Env) and env.name == name
+        obs, state = env.reset(jax.random.key(0))
+        assert obs.shape == (env.obs_size,)
 
 
 def test_unknown_env_is_a_clear_error():

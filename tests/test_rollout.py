@@ -47,6 +47,69 @@ def test_discrete_action_is_argmax_with_first_index_on_ties():
         assert expected == int(jnp.argmax(logits))
 
 
+def numpy_mlp(flat, obs, obs_size, hidden, out_size, relu=True):
+    """An independent float64 MLP on the documented layout [W1, b1, W2, b2] (row-major).
+
+    Returns (hidden pre-activations, output); ``relu=False`` is the broken variant.
+    """
+    flat, obs = np.asarray(flat, np.float64), np.asarray(obs, np.float64)
+    o, h, a = obs_size, hidden, out_size
+    w1 = flat[: o * h].reshape(o, h)
+    b1 = flat[o * h : o * h + h]
+    w2 = flat[o * h + h : o * h + h + h * a].reshape(h, a)
+    b2 = flat[o * h + h + h * a :]
+    assert b2.shape == (a,)
+    pre = obs @ w1 + b1
+    return pre, (np.maximum(pre, 0.0) if relu else pre) @ w2 + b2
+
+
+def numpy_action(out, discrete):
+    return np.argmax(out, axis=-1) if discrete else out
+
+
+@pytest.mark.parametrize("name", ["Pendulum-v1", "CartPole-v1"])
+def test_policy_action_equals_a_numpy_mlp(name):
+    """The policy's action for 3-4 observation components, against a plain numpy MLP.
+
+    Observations have both signs and distinct components, and many hidden
+    pre-activations are negative, so a policy without the ReLU, or one that reads a
+    single observation component for every input, gives other actions.
+    """
+    env = envs.make(name)
+    hidden = 6
+    policy = MLPPolicy.for_env(env, hidden=hidden)
+    assert policy.obs_size == env.obs_size in (3, 4)
+    k1, k2 = jax.random.split(jax.random.key(5))
+    flats = jax.random.normal(k1, (8, policy.num_params))
+    obs = 1.5 * jax.random.normal(k2, (200, env.obs_size))
+    action_fn = jax.jit(lambda flat, obs: policy.action(policy.unflatten(flat), obs))
+    for flat in flats:
+        action = np.asarray(action_fn(flat, obs))
+        pre, out = numpy_mlp(flat, obs, env.obs_size, hidden, env.action_size)
+        assert (pre < 0).mean() > 0.2  # the ReLU matters
+        if env.discrete:
+            assert action.shape == (200,) and action.dtype == np.int32
+            top2 = np.sort(out, axis=-1)[:, -2:]
+            clear = (top2[:, 1] - top2[:, 0]) > 1e-4 * (1 + np.abs(top2[:, 1]))
+            assert clear.mean() > 0.95
+            np.testing.assert_array_equal(action[clear], numpy_action(out, True)[clear])
+        else:
+            assert action.shape == (200, 1) and action.dtype == np.float32
+            np.testing.assert_allclose(action, out, rtol=1e-5, atol=1e-5)
+    # The comparison has teeth: the reference without its ReLU, or fed only the first
+    # observation component, picks clearly other actions on these inputs.
+    out = np.stack([numpy_mlp(f, obs, env.obs_size, hidden, env.action_size)[1] for f in flats])
+    no_relu = np.stack([numpy_mlp(f, obs, env.obs_size, hidden, env.action_size, relu=False)[1] for f in flats])
+    first_only = np.broadcast_to(obs[:, :1], obs.shape)
+    one_input = np.stack([numpy_mlp(f, first_only, env.obs_size, hidden, env.action_size)[1] for f in flats])
+    ref = numpy_action(out, env.discrete)
+    for broken in (no_relu, one_input):
+        if env.discrete:
+            assert (numpy_action(broken, True) != ref).mean() > 0.1
+        else:
+            assert np.abs(broken - ref).max() > 0.1
+
+
 @pytest.mark.parametrize("out_size", [2, 3])
 def test_discrete_action_equals_argmax_of_logits(out_size):
     # Two logits take a shortcut (the sign of their difference); it must pick what

@@ -36,6 +36,18 @@ def test_make_and_defaults(name):
         es.popsize = 3
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_strategies_follow_the_protocols(name):
+    """The classes carry their defaults (make is generic) and satisfy strategies.api's protocols."""
+    cls = strategies._STRATEGIES[name]
+    es = strategies.make(name, num_dims=7)
+    assert es.popsize == cls.default_popsize(7) == (10 if name == "openai_es" else 9)
+    assert es.sigma_init == cls.default_sigma_init
+    assert isinstance(es, strategies.Strategy)
+    state = es.init(jax.random.PRNGKey(0), jnp.zeros(7))
+    assert isinstance(state, strategies.StrategyState)
+
+
 def test_options_reach_the_strategy():
     es = strategies.make("openai_es", num_dims=3, popsize=4, learning_rate=0.2, weight_decay=0.0, b1=0.5)
     assert (es.learning_rate, es.weight_decay, es.b1) == (0.2, 0.0, 0.5)
@@ -163,13 +175,30 @@ def test_jit_and_vmap_over_seeds(name):
     assert not np.allclose(xs[0, 0] - means[0], xs[0, 1] - means[1])
 
 
-def test_typed_keys():
-    """New-style ``jax.random.key`` keys work as well as raw uint32 ones."""
-    for name in NAMES:
-        es = strategies.make(name, num_dims=3, popsize=4)
-        state = es.init(jax.random.key(0), jnp.zeros(3))
-        x, state = jax.jit(es.ask)(jax.random.key(1), state)
-        assert x.shape == (4, 3)
+@pytest.mark.parametrize("name", NAMES)
+def test_typed_keys(name):
+    """New-style ``jax.random.key`` keys give the same draws as raw uint32 keys of the same seed
+    (both are threefry), and another seed gives other draws."""
+    es = strategies.make(name, num_dims=3, popsize=4)
+    ask, tell = jax.jit(es.ask), jax.jit(es.tell)
+
+    def run(make_key, seed):
+        state = es.init(make_key(0), jnp.zeros(3))
+        xs = []
+        for g in range(3):
+            x, state = ask(make_key(seed + g), state)
+            state = tell(state, x, sphere(x))
+            xs.append(np.asarray(x))
+        return np.stack(xs), state
+
+    typed, typed_state = run(jax.random.key, 1)
+    raw, raw_state = run(jax.random.PRNGKey, 1)
+    assert typed.shape == (3, 4, 3)
+    np.testing.assert_array_equal(typed, raw)
+    for a, b in zip(jax.tree.leaves(typed_state), jax.tree.leaves(raw_state)):
+        np.testing.assert_array_equal(a, b)
+    other, _ = run(jax.random.key, 2)
+    assert not np.any(np.all(other[0] == typed[0], axis=-1)[1:])  # row 0 of simple_ga is the elite
 
 
 @pytest.mark.parametrize("name", NAMES)

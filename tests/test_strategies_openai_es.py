@@ -71,6 +71,35 @@ def test_tell_is_the_formula():
         assert not np.allclose(state.mean, mean)
 
 
+def test_adam_options_reach_the_step():
+    """Each tell is a hand-written numpy Adam step (non-default b1, b2, eps, lr, weight decay)
+    on the strategy's own gradient estimate; Adam's bias correction makes the first step
+    independent of b1/b2, so the moments are followed over several tells."""
+    with jax.enable_x64(True):
+        n, N, sigma = 4, 10, 0.3
+        lr, wd, b1, b2, eps = 0.07, 0.03, 0.6, 0.85, 0.05
+        options = dict(learning_rate=lr, weight_decay=wd, b1=b1, b2=b2, eps=eps)
+        es = strategies.make("openai_es", num_dims=n, popsize=N, sigma_init=sigma, **options)
+        state = es.init(jax.random.PRNGKey(0), jnp.array([0.5, -1.0, 2.0, 0.1]))
+        mean = np.asarray(state.mean)
+        m = v = np.zeros(n)
+        eps_effect = 0.0
+        for t in range(1, 5):
+            x, state = es.ask(jax.random.PRNGKey(t), state)
+            f = np.asarray(jnp.sum(jnp.cos(3 * x) + x**2, axis=1))
+            g = np.asarray(gradient_estimate(x, state.mean, centered_ranks(jnp.asarray(f)), sigma)) + wd * mean
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+            mean = mean - lr * m_hat / (np.sqrt(v_hat) + eps)
+            without_eps = lr * m_hat / np.sqrt(v_hat)
+            eps_effect = max(eps_effect, float(np.max(np.abs(without_eps - lr * m_hat / (np.sqrt(v_hat) + eps)))))
+            state = es.tell(state, x, jnp.asarray(f))
+            np.testing.assert_allclose(state.mean, mean, rtol=1e-12, atol=1e-14)
+        # eps is not negligible here: without it a step would be this much longer.
+        assert eps_effect > 1e-3 * lr
+
+
 def test_step_goes_downhill_on_linear_function():
     n = 5
     a = jnp.array([3.0, -1.0, 0.5, -2.0, 1.0])
