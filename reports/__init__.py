@@ -3,6 +3,13 @@
 Reads JSON only: imports neither jax nor esperf's ``bench``, ``envs`` or ``strategies``,
 so it runs on any laptop with pandas, seaborn and scipy.
 
-- ``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]``: :mod:`reports.cli`
+Commands (``python -m reports`` picks one in :mod:`reports.__main__`):
+
+- ``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]``: :mod:`reports.report`
 - ``python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01]``: :mod:`reports.compare`
+
+Shared by both: :mod:`reports.exit_status` (exit statuses, bad input, the error guards),
+:mod:`reports.load` (reading the JSON), :mod:`reports.formatting` (numbers as text) and
+:mod:`reports.schema` (the JSON contract with ``bench``). The report's own parts:
+:mod:`reports.tables`, :mod:`reports.plots`, :mod:`reports.render`.
 """

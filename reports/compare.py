@@ -30,7 +30,7 @@ pooled from several runs are not independent and the rank test on them is
 over-confident when runs differ. Requiring the runs to agree (1 chance in 20 for 3 runs
 a side under no change) keeps CI quiet without hiding a real, consistent slowdown.
 
-Exit status (see :mod:`reports.cli`): 0 nothing slower, 1 something slower, 2 bad input
+Exit status (see :mod:`reports.exit_status`): 0 nothing slower, 1 something slower, 2 bad input
 (unreadable files, no raw samples, different machines without --cross-machine, no case
 in common, usage errors), 3 an internal error (one line on stderr), 141 stdout closed early.
 """
@@ -46,8 +46,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_SLOWER, internal_error
-from reports.load import BadInput, case_key, key_strings, key_text, load
+from reports import formatting as fmt
+from reports.exit_status import EXIT_OK, EXIT_SLOWER, BadInput, OneLineParser, guarded
+from reports.load import case_key, key_strings, key_text, load
 
 ORDER = {"faster": 0, "slower": 1, "unchanged": 2, "only in base": 3, "only in new": 3}
 N_RESAMPLES = 2000
@@ -203,17 +204,17 @@ def compare_samples(base, new, threshold: float, alpha: float, seed: int = 0) ->
 
 def case_label(row, cols, varying: set[str]) -> str:
     """Short text naming a case; ``varying``: optional fields that differ across the compared cases."""
-    parts = [str(row["phase"]), str(row["strategy"]), str(row["env"]), f"pop{_g(row['popsize'])}",
-             f"evals{_g(row['num_evals'])}"]
+    parts = [str(row["phase"]), str(row["strategy"]), str(row["env"]), f"pop{fmt.general(row['popsize'])}",
+             f"evals{fmt.general(row['num_evals'])}"]
     if not pd.isna(row["hidden"]):
-        parts.append(f"h{_g(row['hidden'])}")
+        parts.append(f"h{fmt.general(row['hidden'])}")
     if "episode_length" in varying and not pd.isna(row["episode_length"]):
-        parts.append(f"len{_g(row['episode_length'])}")
+        parts.append(f"len{fmt.general(row['episode_length'])}")
     if key_text(row["unroll"]) not in ("", "1"):
-        parts.append(f"unroll{_g(row['unroll'])}")
+        parts.append(f"unroll{fmt.general(row['unroll'])}")
     parts.append(str(row["device_kind"]))
     if key_text(row["num_devices"]) not in ("", "1"):
-        parts.append(f"x{_g(row['num_devices'])}")
+        parts.append(f"x{fmt.general(row['num_devices'])}")
     if "device" in cols:
         parts.append(str(row["device"]))
     if row["part"] != "generation":
@@ -223,10 +224,6 @@ def case_label(row, cols, varying: set[str]) -> str:
     if "host" in cols:
         parts.insert(0, f"{row['host']}:")
     return " ".join(parts)
-
-
-def _g(v) -> str:
-    return f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
 
 
 def compare(base: Side, new: Side, threshold: float = 0.10, alpha: float = 0.01,
@@ -265,14 +262,9 @@ def compare(base: Side, new: Side, threshold: float = 0.10, alpha: float = 0.01,
     return df.drop(columns=["_order", "_sort"]).reset_index(drop=True)
 
 
-def _fmt_s(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if x >= 1:
-        return f"{x:.4g} s"
-    if x >= 1e-3:
-        return f"{x * 1e3:.4g} ms"
-    return f"{x * 1e6:.4g} us"
+def _secs(x) -> str:
+    """A median in the verdict table: 4 significant digits, ASCII ``us``, ``-`` for none."""
+    return fmt.seconds(x, digits=4, micro="us", missing="-")
 
 
 def format_table(df: pd.DataFrame, alpha: float) -> str:
@@ -282,17 +274,17 @@ def format_table(df: pd.DataFrame, alpha: float) -> str:
     for r in df.itertuples(index=False):
         ratio = "-" if math.isnan(r.ratio) else f"{r.ratio:.3f} ({100 * (r.ratio - 1):+.1f}%)"
         ci = "-" if math.isnan(r.ci_low) else f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
-        p = "-" if math.isnan(r.p) else f"{r.p:.2g}"
+        p = fmt.p_value(r.p)
         verdict = r.verdict + (" (too few samples)" if r.underpowered and r.verdict == "unchanged" else "")
-        lines.append([r.case, _fmt_s(r.base_median), _fmt_s(r.new_median), ratio, ci, p, verdict])
+        lines.append([r.case, _secs(r.base_median), _secs(r.new_median), ratio, ci, p, verdict])
     widths = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(head)]
     right = {1, 2, 3, 5}
 
-    def fmt(row):
+    def line(row):
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(head), rule, *(fmt(x) for x in lines)])
+    return "\n".join([line(head), rule, *(line(x) for x in lines)])
 
 
 def summary_line(df: pd.DataFrame, threshold: float, alpha: float) -> str:
@@ -309,7 +301,7 @@ def summary_line(df: pd.DataFrame, threshold: float, alpha: float) -> str:
     return text
 
 
-def _number_in(name: str, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
+def _number_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
     def parse(text: str) -> float:
         try:
             x = float(text)
@@ -319,23 +311,23 @@ def _number_in(name: str, lo: float, hi: float, lo_open: bool = False, hi_open: 
         below = x < hi if hi_open else x <= hi
         if not (above and below):
             raise argparse.ArgumentTypeError(
-                f"{name} {text} is outside {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}")
+                f"{text} is outside {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}")
         return x
 
     return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m reports compare",
         description="Compare the raw samples of two sets of esperf results. Exit 0: nothing slower; "
         "1: something slower; 2: bad input or usage; 3: internal error.",
     )
     p.add_argument("base", metavar="BASE", help="JSON file or folder of JSON files (samples of a case pooled)")
     p.add_argument("new", metavar="NEW", help="JSON file or folder of JSON files (samples of a case pooled)")
-    p.add_argument("--threshold", type=_number_in("--threshold", 0.0, 10.0), default=0.10,
+    p.add_argument("--threshold", type=_number_in(0.0, 10.0), default=0.10,
                    help="relative change that counts, e.g. 0.10 = 10%% slower (default: 0.10)")
-    p.add_argument("--alpha", type=_number_in("--alpha", 0.0, 1.0, lo_open=True, hi_open=True), default=0.01,
+    p.add_argument("--alpha", type=_number_in(0.0, 1.0, lo_open=True, hi_open=True), default=0.01,
                    help="significance level of the Mann-Whitney U test (default: 0.01)")
     p.add_argument("--cross-machine", action="store_true",
                    help="compare BASE and NEW even when they come from different hosts or device kinds "
@@ -367,16 +359,8 @@ def _run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison; return the exit status (0, 1, 2 or 3; usage errors raise SystemExit(2))."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return _run(args)
-    except BadInput as err:
-        print(f"reports: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except BrokenPipeError:
-        raise  # not a bug: reports.__main__ answers it with its own status (141)
-    except Exception as err:  # noqa: BLE001 - anything else is a bug: exit 3 and one line, never 1
-        return internal_error(err)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    return guarded(lambda: _run(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

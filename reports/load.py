@@ -5,7 +5,7 @@ JSON only: nothing here (or anywhere in :mod:`reports`) imports jax or esperf's
 
 Liberal where harmless (a missing optional field becomes NaN), strict where it matters:
 a file that is not JSON, not a benchmark file, not esperf's, or of another schema
-version raises :class:`BadInput` naming the file and the problem.
+version raises :class:`reports.exit_status.BadInput` naming the file and the problem.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports.exit_status import BadInput
 from reports.schema import CASE_DEFAULTS, CASE_FIELDS, SCHEMA_VERSION
 
 PHASES = ("compile", "runtime")
@@ -27,15 +28,6 @@ DEVICE_DEFAULTS = {"num_devices": 1, "num_processes": 1}
 DEVICE_FIELDS = ("device_kind", "num_devices")
 # extra_info fields that may hold one value per round: reported as <field>_median too.
 PER_ROUND = ("trace_s", "lower_s", "compile_s", "backend_init_s")
-
-
-class BadInput(Exception):
-    """Input the report cannot use: ``where`` (a path) and one line saying why."""
-
-    def __init__(self, where, problem: str):
-        super().__init__(f"{where}: {problem}")
-        self.where = str(where)
-        self.problem = problem
 
 
 @dataclass

@@ -26,6 +26,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from reports import formatting as fmt  # noqa: E402
 from reports import tables  # noqa: E402
 
 DPI = 200
@@ -83,27 +84,18 @@ def _title(fig, title: str, style: Style) -> None:
     fig.suptitle(f"{title}\n{sub}", y=1.0, va="bottom", fontsize=12)
 
 
-def _fmt_count(x: float) -> str:
-    if not np.isfinite(x):
-        return ""
-    for div, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"{x / div:.3g}{unit}"
-    return f"{x:.3g}"
-
-
-def _fmt_unit(x: float, unit: str) -> str:
-    text = _fmt_count(x)
-    return f"{text[:-1]} {text[-1]}{unit}" if text[-1].isalpha() else f"{text} {unit}"
+def _count(x: float) -> str:
+    """A count on a plot (ticks, cells): no space before the unit prefix, ``1.5k``."""
+    return fmt.count(x, sep="")
 
 
 def _variant(df: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.Series:
     """" · h48 · 200 steps" where the hidden size / episode length differ across ``ref`` (else "")."""
     ref = df if ref is None else ref
     out = pd.Series("", index=df.index, dtype=object)
-    for col, fmt in (("hidden", "h{:g}"), ("episode_length", "{:g} steps")):
+    for col, pattern in (("hidden", "h{:g}"), ("episode_length", "{:g} steps")):
         if col in df and col in ref and ref[col].nunique(dropna=False) > 1:
-            out = out + df[col].map(lambda v: "" if pd.isna(v) else " · " + fmt.format(float(v)))
+            out = out + df[col].map(lambda v: "" if pd.isna(v) else " · " + pattern.format(float(v)))
     return out
 
 
@@ -134,8 +126,8 @@ def nice_log_axis(axis, lo: float, hi: float, unit: str = "", compact: bool = Fa
     else:
         subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if span < 1.0 else (1.0, 2.0, 5.0) if span < 2.5 else (1.0,)
         axis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs, numticks=30))
-    fmt = (lambda v, _: _fmt_count(v) + unit) if compact else (lambda v, _: _tick(v, unit))
-    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(fmt))
+    label = (lambda v, _: _count(v) + unit) if compact else (lambda v, _: _tick(v, unit))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(label))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
@@ -215,7 +207,7 @@ def line_facets(
     nice_log_axis(g.axes.flat[0].yaxis, values.min(), values.max(), y_unit, compact)
     pops = sorted(set(df["popsize"].astype(float)) | set(fail["popsize"].astype(float)))
     g.axes.flat[0].xaxis.set_major_locator(matplotlib.ticker.FixedLocator(spaced_ticks(pops)))
-    g.axes.flat[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _fmt_count(v)))
+    g.axes.flat[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _count(v)))
     g.axes.flat[0].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     labels = [lab for lab in style.palette if lab in set(df["device_label"])]
     handles = [Line2D([], [], color=style.palette[lab], marker="o", lw=2, label=lab) for lab in labels]
@@ -301,7 +293,7 @@ def pct_of_peak_vs_popsize(summary, style):
     scale = 100.0 * pd.to_numeric(d["flops"]) / pd.to_numeric(d["peak_flops"])
     d["lo"], d["hi"] = scale / d["q3"], scale / d["q1"]
     peaks = d.drop_duplicates(["device_label", "peak_flops"])
-    peak_text = "; ".join(f"{r.device_label} = {_fmt_unit(r.peak_flops, 'FLOP/s')}" for r in peaks.itertuples())
+    peak_text = "; ".join(f"{r.device_label} = {fmt.count_unit(r.peak_flops, 'FLOP/s')}" for r in peaks.itertuples())
     return line_facets(d, "pct_of_peak", "lo", "hi", "% of peak FLOP/s",
                        f"Achieved FLOP/s as a percentage of each device's peak (peak: {peak_text})", style)
 
@@ -431,7 +423,7 @@ def env_steps_heatmap(summary, style):
             cell = d[(d["row"] == r) & (d["col"] == c)]
             grid = cell.pivot_table(index="num_evals", columns="popsize", values="env_steps_per_s", aggfunc="first")
             grid = grid.reindex(index=evals, columns=pops)
-            annot = grid.map(lambda v: "" if pd.isna(v) else _fmt_count(v))
+            annot = grid.map(lambda v: "" if pd.isna(v) else _count(v))
             ax.set_facecolor("0.93")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN panels
@@ -441,7 +433,7 @@ def env_steps_heatmap(summary, style):
                 if f.popsize in pops and f.num_evals in evals:
                     ax.text(pops.index(f.popsize) + 0.5, evals.index(f.num_evals) + 0.5, "failed",
                             ha="center", va="center", fontsize=9, color="#b2182b", fontweight="bold")
-            ax.set_xticklabels([_fmt_count(p) for p in pops], rotation=0)
+            ax.set_xticklabels([_count(p) for p in pops], rotation=0)
             ax.set_yticklabels([f"{e:g}" for e in evals], rotation=0)
             ax.set_xlabel("population size")
             ax.set_ylabel("evals per member" if j == 0 else "")
@@ -452,7 +444,7 @@ def env_steps_heatmap(summary, style):
     sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
     cbar = fig.colorbar(sm, ax=axes, label="env steps / s", shrink=0.9, aspect=30)
     nice_log_axis(cbar.ax.yaxis, norm.vmin, norm.vmax)
-    cbar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _fmt_count(v)))
+    cbar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _count(v)))
     _title(fig, "Env steps per second by population size × evals (runtime, median)", style)
     return fig
 
@@ -496,9 +488,9 @@ def breakdown(summary, style):
                     ax.text(l + s / 2, yi, f"{s:.0f}%", ha="center", va="center", fontsize=9)
             left += share
         for yi, r in zip(y, w.itertuples()):
-            text = f"Σ {_fmt_s(r.total)}"
+            text = f"Σ {fmt.seconds(r.total)}"
             if not pd.isna(r.generation):
-                text += f"\ngeneration {_fmt_s(r.generation)}"
+                text += f"\ngeneration {fmt.seconds(r.generation)}"
             ax.text(101.5, yi, text, va="center", ha="left", fontsize=9, clip_on=False)
         ax.set_yticks(y, ylab)
         ax.set_xlim(0, 100)
@@ -510,14 +502,6 @@ def breakdown(summary, style):
     fig.tight_layout()
     _title(fig, "Where the time of a generation goes: ask / eval / tell", style)
     return fig
-
-
-def _fmt_s(x: float) -> str:
-    if x >= 1:
-        return f"{x:.3g} s"
-    if x >= 1e-3:
-        return f"{x * 1e3:.3g} ms"
-    return f"{x * 1e6:.3g} µs"
 
 
 @dataclass

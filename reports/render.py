@@ -9,56 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports import formatting as fmt
+
 
 @dataclass
 class Figure:
     name: str  # file stem: NAME.png and NAME.svg in the output folder
     caption: str
     skipped: str | None = None  # why the figure was not drawn
-
-
-def fmt_seconds(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    x = float(x)
-    if x >= 1:
-        return f"{x:.3g} s"
-    if x >= 1e-3:
-        return f"{x * 1e3:.3g} ms"
-    return f"{x * 1e6:.3g} µs"
-
-
-def fmt_count(x) -> str:
-    if x is None or pd.isna(x):
-        return ""
-    x = float(x)
-    for div, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"{x / div:.3g} {unit}"
-    return f"{x:.3g}"
-
-
-def fmt_bytes(x) -> str:
-    """Bytes in binary units (KiB = 1024 B), 3 significant digits; '' for missing."""
-    if x is None or pd.isna(x):
-        return ""
-    x = float(x)
-    for div, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if abs(x) >= div:
-            return f"{x / div:.3g} {unit}"
-    return f"{x:.0f} B"
-
-
-def fmt_pct(x) -> str:
-    return "" if x is None or pd.isna(x) else f"{100.0 * float(x):.0f}%"
-
-
-def fmt_ratio(x) -> str:
-    return "" if x is None or pd.isna(x) else f"{float(x):.3g}×"
-
-
-def _num(x) -> str:
-    return "" if x is None or pd.isna(x) else f"{x:g}" if isinstance(x, float) else str(x)
 
 
 def best_table(best: pd.DataFrame) -> pd.DataFrame:
@@ -68,14 +26,14 @@ def best_table(best: pd.DataFrame) -> pd.DataFrame:
         {
             "strategy": best["strategy"],
             "env": best["env"],
-            "popsize": best["popsize"].map(_num),
-            "evals": best["num_evals"].map(_num),
+            "popsize": best["popsize"].map(fmt.number),
+            "evals": best["num_evals"].map(fmt.number),
             "impl": best["impl"],
             "best device": best["best_device"],
-            "runtime / generation": best["median"].map(fmt_seconds),
-            "env steps / s": best["env_steps_per_s"].map(fmt_count),
+            "runtime / generation": best["median"].map(fmt.seconds),
+            "env steps / s": best["env_steps_per_s"].map(fmt.count),
             "next best": best["next_device"],
-            "× faster than next": best["x_faster_than_next"].map(fmt_ratio),
+            "× faster than next": best["x_faster_than_next"].map(fmt.ratio),
             "failed on": best["failed_on"],
         }
     )
@@ -86,13 +44,13 @@ def impls_table(impls: pd.DataFrame) -> pd.DataFrame:
     out = impls.copy()
     for col in out:
         if col.endswith("_median_s"):
-            out[col] = out[col].map(fmt_seconds)
+            out[col] = out[col].map(fmt.seconds)
         elif col.endswith("_env_steps_per_s"):
-            out[col] = out[col].map(fmt_count)
+            out[col] = out[col].map(fmt.count)
         elif col.endswith("_over_esperf"):
-            out[col] = out[col].map(fmt_ratio)
+            out[col] = out[col].map(fmt.ratio)
         elif col in ("popsize", "num_evals", "hidden"):
-            out[col] = out[col].map(_num)
+            out[col] = out[col].map(fmt.number)
     return out
 
 
@@ -101,8 +59,8 @@ def failed_table(failed: pd.DataFrame, width: int = 160) -> pd.DataFrame:
         return pd.DataFrame(columns=["host", "device", "case", "error"])
 
     def case(r) -> str:
-        bits = [r.get("phase"), r.get("strategy"), r.get("env"), f"pop {_num(r.get('popsize'))}",
-                f"{_num(r.get('num_evals'))} evals"]
+        bits = [r.get("phase"), r.get("strategy"), r.get("env"), f"pop {fmt.number(r.get('popsize'))}",
+                f"{fmt.number(r.get('num_evals'))} evals"]
         if r.get("part") not in (None, "generation") and not pd.isna(r.get("part")):
             bits.append(str(r.get("part")))
         if r.get("impl") not in (None, "esperf") and not pd.isna(r.get("impl")):
@@ -132,19 +90,19 @@ def cases_table(summary: pd.DataFrame) -> pd.DataFrame:
             "part": summary["part"],
             "strategy": summary["strategy"],
             "env": summary["env"],
-            "popsize": summary["popsize"].map(_num),
-            "evals": summary["num_evals"].map(_num),
-            "median": summary["median"].map(fmt_seconds),
-            "IQR": summary["iqr"].map(fmt_seconds),
-            "rounds": summary["rounds"].map(_num),
-            "env steps / s": summary["env_steps_per_s"].map(fmt_count),
-            "speedup vs CPU": summary["speedup_vs_cpu"].map(fmt_ratio),
+            "popsize": summary["popsize"].map(fmt.number),
+            "evals": summary["num_evals"].map(fmt.number),
+            "median": summary["median"].map(fmt.seconds),
+            "IQR": summary["iqr"].map(fmt.seconds),
+            "rounds": summary["rounds"].map(fmt.number),
+            "env steps / s": summary["env_steps_per_s"].map(fmt.count),
+            "speedup vs CPU": summary["speedup_vs_cpu"].map(fmt.ratio),
         }
     )
 
 
 def _case_text(r) -> str:
-    bits = [str(r["phase"]) if "phase" in r else "", str(r["strategy"]), str(r["env"]), f"{_num(r['num_evals'])} evals"]
+    bits = [str(r["phase"]) if "phase" in r else "", str(r["strategy"]), str(r["env"]), f"{fmt.number(r['num_evals'])} evals"]
     if r.get("impl") not in (None, "esperf") and not pd.isna(r.get("impl")):
         bits.append(f"[{r['impl']}]")
     return " ".join(b for b in bits if b)
@@ -159,10 +117,10 @@ def memory_table(mem: pd.DataFrame) -> pd.DataFrame:
         {
             "case": [_case_text(r) for _, r in mem.iterrows()],
             "device": mem["device_label"],
-            "popsize": mem["popsize"].map(_num),
-            "baseline": mem["baseline_memory_bytes"].map(fmt_bytes),
-            "peak": mem["peak_memory_bytes"].map(fmt_bytes),
-            "peak − baseline": mem["case_memory_bytes"].map(fmt_bytes),
+            "popsize": mem["popsize"].map(fmt.number),
+            "baseline": mem["baseline_memory_bytes"].map(fmt.binary_bytes),
+            "peak": mem["peak_memory_bytes"].map(fmt.binary_bytes),
+            "peak − baseline": mem["case_memory_bytes"].map(fmt.binary_bytes),
             "source": mem["memory_source"].fillna(""),
         },
         columns=cols,
@@ -178,14 +136,14 @@ def scaling_table(sc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "scaling": sc["mode"],
-            "case": [_case_text(r) + (f" · pop {_num(r['series_popsize'])}" if r["mode"] == "strong"
-                                      else f" · {_num(r['series_popsize'])} per device") for _, r in sc.iterrows()],
+            "case": [_case_text(r) + (f" · pop {fmt.number(r['series_popsize'])}" if r["mode"] == "strong"
+                                      else f" · {fmt.number(r['series_popsize'])} per device") for _, r in sc.iterrows()],
             "devices": sc["device_label"],
             "num_devices": sc["num_devices"].map(lambda v: f"{v:g}"),
-            "popsize": sc["popsize"].map(_num),
-            "env steps / s": sc["env_steps_per_s"].map(fmt_count),
-            "speedup over 1 device": sc["speedup"].map(fmt_ratio),
-            "efficiency": sc["efficiency"].map(fmt_pct),
+            "popsize": sc["popsize"].map(fmt.number),
+            "env steps / s": sc["env_steps_per_s"].map(fmt.count),
+            "speedup over 1 device": sc["speedup"].map(fmt.ratio),
+            "efficiency": sc["efficiency"].map(fmt.percent),
         },
         columns=cols,
     )

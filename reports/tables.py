@@ -6,12 +6,10 @@ found in several files are pooled.
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 import pandas as pd
 
+from reports import formatting as fmt
 from reports.load import CASE_FIELDS, Results, case_key, key_strings, key_text
 
 # The reference for "speedup over the CPU": the same case on the same host's single CPU device.
@@ -228,8 +226,8 @@ def machines(res: Results) -> pd.DataFrame:
             for d in devs:
                 mem = d.get("memory_bytes")
                 text = f"{d.get('id', '?')} {d.get('kind', '')}".strip()
-                if _real(mem) and mem > 0:
-                    text += f" ({mem / 2**30:.0f} GiB)"
+                if fmt.is_real(mem) and mem > 0:
+                    text += f" ({fmt.gib(mem, 0)})"
                 devices.setdefault(str(d.get("id")), text)
         phys, logi = first["physical_cores"], first["logical_cores"]
         ram = first["ram_bytes"]
@@ -237,8 +235,8 @@ def machines(res: Results) -> pd.DataFrame:
             {
                 "host": host,
                 "CPU": first["cpu_model"] or "",
-                "cores (physical / logical)": f"{_int_or_q(phys)} / {_int_or_q(logi)}",
-                "RAM": f"{ram / 2**30:.1f} GiB" if _real(ram) else "?",
+                "cores (physical / logical)": f"{fmt.int_or_unknown(phys)} / {fmt.int_or_unknown(logi)}",
+                "RAM": fmt.gib(ram, 1),
                 "OS": first["os"] or "",
                 "Python": first["python"] or "",
                 "jax / jaxlib": f"{first['jax_version'] or '?'} / {first['jaxlib_version'] or '?'}",
@@ -247,14 +245,6 @@ def machines(res: Results) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out)
-
-
-def _real(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _int_or_q(x) -> str:
-    return str(int(x)) if _real(x) else "?"
 
 
 def failed(res: Results) -> pd.DataFrame:

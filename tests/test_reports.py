@@ -17,17 +17,18 @@ import re
 import shutil
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from reports import cli, plots, render, tables
+from reports import plots, render, tables
+from reports import report as report_command
 from reports.load import load
-import subprocs as procs
+import helpers
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+
 FIXTURES = ROOT / "tests" / "fixtures" / "results"
 BLOCKED = ("jax", "jaxlib", "bench", "envs", "strategies")
 PLOTS = [p.name for p in plots.PLOTS]
@@ -69,9 +70,9 @@ NO_JAX = textwrap.dedent(
 
 
 def run_no_jax(args, cwd):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    env = helpers.child_env(MPLBACKEND="Agg")
     code = NO_JAX.format(blocked=set(BLOCKED), args=[str(a) for a in args])
-    return procs.run([sys.executable, "-c", code], cwd=cwd, env=env, timeout=300)
+    return helpers.run([sys.executable, "-c", code], cwd=cwd, env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -150,9 +151,10 @@ def test_report_runs_with_jax_and_esperf_unimportable(report):
 def test_blocker_does_block(tmp_path):
     # The subprocess harness above must be able to fail: a module importing jax dies under it.
     (tmp_path / "reports_probe.py").write_text("import jax\n")
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}")
+    env = helpers.child_env()
+    env["PYTHONPATH"] += f"{os.pathsep}{tmp_path}"
     code = NO_JAX.format(blocked=set(BLOCKED), args=[]).replace('run_module("reports"', 'run_module("reports_probe"')
-    proc = procs.run([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout=120)
+    proc = helpers.run([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode != 0 and "blocked by the test: jax" in proc.stderr
 
 
@@ -166,6 +168,40 @@ def test_reports_source_imports_no_jax_or_esperf_packages():
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in BLOCKED, f"{path.name} imports {name}"
+
+
+def _reports_import_graph() -> dict[str, set[str]]:
+    """reports' modules -> the reports modules each imports (anywhere in it, also inside functions)."""
+    mods = {p.stem for p in (ROOT / "reports").glob("*.py")}
+    graph = {}
+    for m in mods:
+        deps = set()
+        for node in ast.walk(ast.parse((ROOT / "reports" / f"{m}.py").read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name.split(".")[1] for a in node.names if a.name.startswith("reports.")}
+            elif isinstance(node, ast.ImportFrom) and node.module == "reports":
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reports."):
+                deps.add(node.module.split(".")[1])
+        graph[m] = (deps & mods) - {m}
+    return graph
+
+
+def test_reports_modules_import_no_circle():
+    graph = _reports_import_graph()
+    assert graph["exit_status"] == set() and graph["formatting"] == set()  # shared leaves
+    assert {"report", "compare"} <= graph["__main__"]
+    done: set[str] = set()
+
+    def visit(m, path):
+        assert m not in path, f"import circle: {' -> '.join([*path, m])}"
+        if m not in done:
+            for d in sorted(graph[m]):
+                visit(d, [*path, m])
+            done.add(m)
+
+    for m in sorted(graph):
+        visit(m, [])
 
 
 # --- outputs ----------------------------------------------------------------------------------
@@ -386,7 +422,7 @@ def test_bad_input_one_line_exit_2_nothing_written(case, tmp_path, capsys):
     out = tmp_path / "nested" / "out"
     # a good file alongside: still nothing may be written (but no cases is about all inputs together)
     good = [] if case == "no_cases" else [str(FIXTURES / "laptop.json")]
-    assert cli.main([*good, str(bad), "--out", str(out)]) == 2
+    assert report_command.main([*good, str(bad), "--out", str(out)]) == 2
     captured = capsys.readouterr()
     line = _one_error_line(captured.err)
     assert line.startswith(f"reports: {bad}: "), line
@@ -397,10 +433,10 @@ def test_bad_input_one_line_exit_2_nothing_written(case, tmp_path, capsys):
 
 def test_missing_path_and_empty_folder(tmp_path, capsys):
     out = tmp_path / "out"
-    assert cli.main([str(tmp_path / "nope.json"), "--out", str(out)]) == 2
+    assert report_command.main([str(tmp_path / "nope.json"), "--out", str(out)]) == 2
     assert "nope.json: no such file or folder" in _one_error_line(capsys.readouterr().err)
     (tmp_path / "empty").mkdir()
-    assert cli.main([str(tmp_path / "empty"), "--out", str(out)]) == 2
+    assert report_command.main([str(tmp_path / "empty"), "--out", str(out)]) == 2
     assert "empty: no *.json files in this folder" in _one_error_line(capsys.readouterr().err)
     assert not out.exists()
 
@@ -408,7 +444,7 @@ def test_missing_path_and_empty_folder(tmp_path, capsys):
 def test_bad_input_from_the_command_line_has_no_traceback(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text('{"benchmarks": [\n  {"name": ')
-    proc = procs.run([sys.executable, "-m", "reports", str(bad), "--out", str(tmp_path / "o")], cwd=ROOT,
+    proc = helpers.run([sys.executable, "-m", "reports", str(bad), "--out", str(tmp_path / "o")], cwd=ROOT,
                      timeout=120)
     assert proc.returncode == 2
     assert _one_error_line(proc.stderr) == f"reports: {bad}: not valid JSON (truncated? Expecting value: line 2 column 12)"
@@ -420,7 +456,7 @@ def test_out_must_not_hold_an_input(tmp_path, capsys):
     res.mkdir()
     shutil.copy(FIXTURES / "laptop.json", res / "laptop.json")
     for out in (res, tmp_path):
-        assert cli.main([str(res), "--out", str(out)]) == 2
+        assert report_command.main([str(res), "--out", str(out)]) == 2
         assert "--out would replace the input file" in _one_error_line(capsys.readouterr().err)
     assert sorted(p.name for p in res.iterdir()) == ["laptop.json"]
 
@@ -429,7 +465,7 @@ def test_out_that_is_a_foreign_folder_is_refused(tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
-    assert cli.main([str(FIXTURES / "laptop.json"), "--out", str(out)]) == 2
+    assert report_command.main([str(FIXTURES / "laptop.json"), "--out", str(out)]) == 2
     assert "other files in it" in _one_error_line(capsys.readouterr().err)
     assert (out / "thesis.tex").read_text() == "precious"
 
@@ -443,7 +479,7 @@ def test_an_internal_error_midway_exits_3_with_one_line_and_leaves_the_earlier_r
         raise RuntimeError("disk\nfull")
 
     monkeypatch.setattr(plots, "save", boom)
-    assert cli.main([str(FIXTURES / "laptop.json"), "--out", str(out)]) == 3
+    assert report_command.main([str(FIXTURES / "laptop.json"), "--out", str(out)]) == 3
     err = capsys.readouterr().err
     not_progress = "\n".join(line for line in err.splitlines() if not re.match(r"^\[\d+/\d+\] ", line))
     assert _one_error_line(not_progress) == "reports: internal error: RuntimeError: disk full"
@@ -454,11 +490,15 @@ def test_an_internal_error_midway_exits_3_with_one_line_and_leaves_the_earlier_r
 
 
 def test_unknown_argument_and_bad_peak_flops_are_usage_errors(capsys):
-    for argv in (["--bogus"], ["--peak-flops", "cpu", str(FIXTURES)], ["--peak-flops", "cpu=-1", str(FIXTURES)]):
+    # one line each, naming the bad value and what is allowed
+    for argv, want in ((["--bogus"], "reports: unrecognized arguments: --bogus; options are --help, --out, --peak-flops"),
+                       (["--peak-flops", "cpu", str(FIXTURES)], "reports: argument --peak-flops: 'cpu' is not KIND=FLOPS"),
+                       (["--peak-flops", "cpu=-1", str(FIXTURES)], "reports: argument --peak-flops: 'cpu=-1' is not KIND=FLOPS")):
         with pytest.raises(SystemExit) as exc:
-            cli.main(argv)
+            report_command.main(argv)
         assert exc.value.code == 2
-    assert "KIND=FLOPS" in capsys.readouterr().err
+        line = _one_error_line(capsys.readouterr().err)
+        assert line.startswith(want) and line.endswith("(see python -m reports --help)"), line
 
 
 def test_esperf_against_evosax_table(report, summary):

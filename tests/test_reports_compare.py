@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from reports import compare
-import subprocs as procs
+import helpers
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+
 CASES = [
     (phase, strategy, pop, evals)
     for phase in ("runtime", "compile")
@@ -219,7 +220,7 @@ def test_several_devices_of_one_kind_are_kept_apart(tmp_path, capsys):
 def test_command_line_exit_code(tmp_path):
     base = write_side(tmp_path / "base", seed=16, files=1)
     new = write_side(tmp_path / "new", seed=17, files=1, factor=lambda c, d: 1.2 if c == SLOW_ONE else 1.0)
-    proc = procs.run([sys.executable, "-m", "reports", "compare", str(base), str(new)], cwd=ROOT, timeout=120)
+    proc = helpers.run([sys.executable, "-m", "reports", "compare", str(base), str(new)], cwd=ROOT, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert "1 slower, 0 faster" in proc.stdout
     head = proc.stdout.splitlines()[1].split()
@@ -275,15 +276,24 @@ def test_other_schema_version_exit_2(tmp_path, capsys):
     assert code == 2 and "esperf_schema_version 3 is not supported" in _one_line(err)
 
 
-def test_bad_options_are_usage_errors(tmp_path):
-    for argv in (["only-one"], ["a", "b", "--threshold", "-1"], ["a", "b", "--alpha", "2"], ["a", "b", "--nope"]):
+def test_bad_options_are_usage_errors(tmp_path, capsys):
+    # one line each, naming the bad value and what is allowed
+    for argv, want in ((["only-one"], "the following arguments are required: NEW"),
+                       (["a", "b", "--threshold", "-1"], "argument --threshold: -1 is outside [0, 10]"),
+                       (["a", "b", "--alpha", "2"], "argument --alpha: 2 is outside (0, 1)"),
+                       (["a", "b", "--alpha", "x"], "argument --alpha: 'x' is not a number"),
+                       (["a", "b", "--nope"], "unrecognized arguments: --nope; options are --help, --threshold, "
+                                              "--alpha, --cross-machine")):
         with pytest.raises(SystemExit) as exc:
             compare.main(argv)
         assert exc.value.code == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert _one_line(err) == f"reports: {want} (see python -m reports compare --help)"
 
 
 def test_ci_script_is_valid_bash():
-    proc = procs.run(["bash", "-n", str(ROOT / ".ci" / "compare")], timeout=60)
+    proc = helpers.run(["bash", "-n", str(ROOT / ".ci" / "compare")], timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -367,6 +377,9 @@ def test_thousand_rounds_per_case(tmp_path, capsys):
     assert code == 1 and err == "", err
     v = verdicts(out)
     assert v.pop(label(cases[1])) == "slower" and set(v.values()) == {"unchanged"}
+    # 1000 vs 1000 rounds 20% apart: scipy's p underflows to 0.0; the table prints its honest bound
+    slow_line = next(line for line in out.splitlines() if line.startswith(label(cases[1])))
+    assert slow_line.split("]")[1].split() == ["<", "1e-300", "slower"], slow_line
 
 
 def test_episode_lengths_are_kept_apart(tmp_path, capsys):
@@ -462,12 +475,12 @@ def test_internal_error_and_closed_stdout_from_the_command_line(tmp_path):
               "c.compare_runs = boom\n"
               f"sys.argv = ['reports', 'compare', {str(base)!r}, {str(new)!r}]\n"
               "runpy.run_module('reports', run_name='__main__')\n")
-    proc = procs.run([sys.executable, "-c", inject], cwd=ROOT, timeout=120)
+    proc = helpers.run([sys.executable, "-c", inject], cwd=ROOT, timeout=120)
     assert proc.returncode == 3 and _one_line(proc.stderr) == "reports: internal error: KeyError: 'injected'"
     read, write = os.pipe()
     os.close(read)  # like `... | head` that has already exited: the verdict cannot be delivered
     try:
-        proc = procs.run([sys.executable, "-m", "reports", "compare", str(base), str(new)], cwd=ROOT, timeout=120,
+        proc = helpers.run([sys.executable, "-m", "reports", "compare", str(base), str(new)], cwd=ROOT, timeout=120,
                          stdout=write)
     finally:
         os.close(write)

@@ -1,19 +1,12 @@
-"""``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]`` and ``python -m reports compare``.
+"""``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]``: the report command.
+
+Writes plots (PNG and SVG), summary.csv, failed.csv, report.html and report.md into --out.
 
 Bad input (a file that is not esperf's benchmark JSON, another schema version, no cases,
 an --out that would replace an input): one line on stderr naming the file and the
 problem, exit 2, nothing written. The report is built in a temporary folder next to
---out and moved into place only when complete.
-
-Exit status (a public contract; CI scripts read it):
-
-- 0: report written / ``compare``: nothing slower
-- 1: ``compare`` only: something is slower (nothing else ever exits 1)
-- 2: bad input, including usage errors and, for ``compare``, no case in common
-- 3: an unexpected internal error (a bug): one line ``reports: internal error: <ExcType>: <msg>``
-  on stderr, no traceback
-- 141 (128 + SIGPIPE, as a shell reports a process killed by a closed pipe): stdout was
-  closed before everything was written (``... | head``); no verdict
+--out and moved into place only when complete. Exit statuses: :mod:`reports.exit_status`
+(0 report written, 2 bad input or usage, 3 internal error, 141 stdout closed).
 """
 from __future__ import annotations
 
@@ -26,10 +19,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from reports.load import BadInput, load
+from reports.exit_status import EXIT_OK, BadInput, OneLineParser, guarded
+from reports.load import load
 from reports.schema import parse_peak_flops
-
-EXIT_OK, EXIT_SLOWER, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 141
 
 DEFAULT_RESULTS = "results"
 DEFAULT_OUT = os.path.join("reports", "out")
@@ -47,20 +39,8 @@ def peak_flops_arg(text: str) -> dict[str, float]:
     return out
 
 
-def internal_error(err: BaseException) -> int:
-    """Say ``reports: internal error: <ExcType>: <msg>`` on one stderr line; return :data:`EXIT_INTERNAL`.
-
-    An unexpected exception is a bug, not a verdict: its own exit status (3) keeps CI from
-    reading it as "slower" (1) or "bad input" (2), and one line keeps CI logs readable.
-    """
-    msg = " ".join(str(err).split())
-    print(f"reports: internal error: {type(err).__name__}: {msg}" if msg else
-          f"reports: internal error: {type(err).__name__}", file=sys.stderr)
-    return EXIT_INTERNAL
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m reports",
         description="Plots, tables and report.html from the JSON of `pytest bench --benchmark-json=...` "
         "of one or many machines (reads JSON only; no jax needed).",
@@ -190,27 +170,14 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the report (or ``compare``); return the exit status (see the module docstring).
-
-    Usage errors raise ``SystemExit(2)`` (argparse).
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "compare":
-        from reports.compare import main as compare_main
-
-        return compare_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    """Make the report; return the exit status (0, 2 or 3; usage errors raise ``SystemExit(2)``)."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     peaks: dict[str, float] = {}
     for d in args.peak_flops:
         peaks.update(d)
-    try:
-        message = make_report(args.results or [DEFAULT_RESULTS], Path(args.out), peaks)
-        print(message)
-    except BadInput as err:
-        print(f"reports: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except BrokenPipeError:
-        raise  # not a bug: __main__ answers it with EXIT_BROKEN_PIPE
-    except Exception as err:  # noqa: BLE001 - any other exception is a bug: exit 3, one line
-        return internal_error(err)
-    return EXIT_OK
+
+    def run() -> int:
+        print(make_report(args.results or [DEFAULT_RESULTS], Path(args.out), peaks))
+        return EXIT_OK
+
+    return guarded(run)
