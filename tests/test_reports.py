@@ -616,3 +616,56 @@ def test_old_rows_default_unroll_and_num_devices(tmp_path):
     one = tables.summary(load([FIXTURES / "laptop.json"]))
     assert len(s) == len(one) and (s["rounds"] == 2 * one["rounds"]).all()
     assert (s["unroll"] == 1).all() and (s["num_devices"] == 1).all()
+
+
+# --- a real pytest bench JSON, and the data the plots draw -----------------------------------
+
+REAL = ROOT / "tests" / "fixtures" / "real" / "vm-small.json"  # `pytest bench` on this VM, 4 cases
+
+
+def test_a_real_pytest_bench_json_makes_a_report_and_compares_with_itself(tmp_path, capsys):
+    import statistics
+
+    from reports import compare as compare_command
+
+    data = json.loads(REAL.read_text())
+    assert report_command.main([str(REAL), "--out", str(tmp_path / "out")]) == 0
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert len(summary) == len(data["benchmarks"]) == 4
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        row = summary[(summary["phase"] == info["phase"]) & (summary["strategy"] == info["strategy"])
+                      & (summary["popsize"] == info["popsize"])]
+        assert len(row) == 1, b["name"]
+        assert row["median"].iloc[0] == pytest.approx(statistics.median(b["stats"]["data"]), rel=1e-12)
+    capsys.readouterr()
+    assert compare_command.main([str(REAL), str(REAL)]) == 0
+    assert "0 slower, 0 faster, 4 unchanged" in capsys.readouterr().out
+
+
+def _drawn_points(fig) -> set[tuple[float, float]]:
+    """Every (x, y) point the figure's lines draw, rounded to 12 significant digits."""
+    points = set()
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            for x, y in line.get_xydata():
+                if np.isfinite(x) and np.isfinite(y):
+                    points.add((float(f"{x:.12g}"), float(f"{y:.12g}")))
+    return points
+
+
+@pytest.mark.parametrize("plot, phase", [("runtime_vs_popsize", "runtime"), ("compile_vs_popsize", "compile")])
+def test_plots_draw_the_median_of_every_case(plot, phase):
+    """The lines go through (popsize, median seconds) of each case of the input, and nowhere else."""
+    import matplotlib.pyplot as plt
+
+    res = load([FIXTURES / "laptop.json"])
+    s = tables.summary(res)
+    fig = getattr(plots, plot)(s, plots.make_style(s, tables.failed(res)))
+    try:
+        cases = s[(s["phase"] == phase) & (s["part"] == "generation")]
+        want = {(float(f"{p:.12g}"), float(f"{m:.12g}")) for p, m in zip(cases["popsize"], cases["median"])}
+        assert len(want) >= 3
+        assert _drawn_points(fig) == want
+    finally:
+        plt.close(fig)
