@@ -48,7 +48,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from bench.isolation.processes import die_with_parent, end_groups, signal_name
+from bench.processes import die_with_parent, end_groups, signal_name
 
 DEADLINE_EXIT_CODE = 124
 USAGE_EXIT_CODE = 2

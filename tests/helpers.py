@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.isolation.processes import kill_group  # noqa: F401 -- the tests end their processes with it
+from bench.processes import kill_group  # noqa: F401 -- the tests end their processes with it
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import helpers
-from bench.isolation.processes import signal_group
+from bench.processes import signal_group
 from helpers import PY, ROOT
 from bench import launch
 

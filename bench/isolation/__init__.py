@@ -1,2 +1,2 @@
-"""Each case in fresh worker processes: the parent's spawners (:mod:`.spawners`), the worker
-(:mod:`.worker`), and process groups and exits (:mod:`.processes`). Imports no jax."""
+"""Each case in fresh worker processes: the parent's spawners (:mod:`.spawners`) and the worker
+(:mod:`.worker`); process groups and exits are :mod:`bench.processes`. Imports no jax."""

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.isolation.processes import describe_exit, end_group, signal_group
+from bench.processes import describe_exit, end_group, signal_group
 from bench.isolation.worker import PRELOAD_ENV  # a light import: the worker imports jax only when it runs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -35,7 +35,7 @@ import signal
 import sys
 import time
 
-from bench.isolation.processes import die_with_parent, signal_group
+from bench.processes import die_with_parent, signal_group
 
 
 def _die_with_parent(parent_pid: int | None) -> None:

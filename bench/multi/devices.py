@@ -8,26 +8,59 @@ run (``jax.distributed``) ``jax.devices()`` lists every process's devices, so
 """
 from __future__ import annotations
 
+import re
+
 PLATFORMS = ("cpu", "gpu", "tpu")
 SET_FORMS = "PLATFORM:ID, PLATFORM:ID+ID+..., or PLATFORM:all with PLATFORM one of " + ", ".join(PLATFORMS)
+
+
+def discover() -> tuple[dict, dict[str, str]]:
+    """({``platform:id``: jax device} of every platform that started, {backend: why it failed}).
+
+    A backend that fails to start (a CUDA driver too old for the plugin, the GPU's memory
+    held by another process) makes jax raise on the first ``jax.devices(...)`` call of
+    *any* platform, the CPU's too; jax keeps the backends that did start, so the call is
+    made once more and only the failure is recorded, in one line, under the backend's
+    name (``cuda``, ``rocm``, ``tpu``). Backends that jax tried quietly (the TPU factory
+    on every machine) are in :func:`quiet_errors`, apart: most are no failure at all.
+    """
+    import jax
+
+    found, errors = {}, {}
+    for platform in PLATFORMS:
+        devices = None
+        for _ in range(2):
+            try:
+                devices = jax.devices(platform)
+                break
+            except RuntimeError as err:
+                text = " ".join(str(err).split())
+                match = re.match(r"Unable to initialize backend '([\w-]+)': (.*)", text)
+                if match is None:
+                    break  # the platform is not installed here: no error
+                errors[match.group(1)] = match.group(2)
+        for d in devices or ():
+            found[f"{platform}:{d.id}"] = d
+    return found, errors
+
+
+def quiet_errors() -> dict[str, str]:
+    """{backend: its start-up error} of the backends jax tried without raising (after
+    :func:`discover`); ``{}`` where this jax keeps no such record."""
+    try:
+        from jax._src import xla_bridge
+    except ImportError:
+        return {}
+    return {k: " ".join(str(v).split()) for k, v in dict(getattr(xla_bridge, "_backend_errors", {}) or {}).items()}
 
 
 def visible_devices() -> dict:
     """JAX devices of every platform present, keyed ``platform:id`` (e.g. ``cpu:0``, ``gpu:1``).
 
-    A platform whose backend is missing or fails to start is left out.
+    A platform whose backend is missing or fails to start is left out (:func:`discover`
+    says why).
     """
-    import jax
-
-    found = {}
-    for platform in PLATFORMS:
-        try:
-            devices = jax.devices(platform)
-        except RuntimeError:
-            continue
-        for d in devices:
-            found[f"{platform}:{d.id}"] = d
-    return found
+    return discover()[0]
 
 
 def owned(device) -> bool:

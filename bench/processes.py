@@ -88,6 +88,24 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def run_command(cmd: Sequence[str], timeout_s: float) -> tuple[int, str] | None:
+    """(exit code, stdout) of a short external command (``nvidia-smi -L``) run in its own process
+    group under a deadline; None when it cannot start or runs past ``timeout_s`` (its group is
+    killed either way, so nothing it started outlives the call)."""
+    try:
+        proc = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    except OSError:
+        return None
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        kill_group(proc)
+    return proc.returncode, out
+
+
 def die_with_parent() -> None:
     """Have the kernel SIGKILL this process when its parent dies (Linux ``PR_SET_PDEATHSIG``;
     a no-op elsewhere). Safe between fork and exec (``preexec_fn``): ctypes is imported

@@ -1,0 +1,2 @@
+"""Is this machine fit to be measured: the accelerators jax does not use (:mod:`.accelerators`) and
+the system checks of ``python -m bench.doctor`` (:mod:`.checks`)."""
