@@ -1,4 +1,5 @@
-"""What every test module shares: no process a test started may outlive its module.
+"""What every test module shares: no process a test started may outlive its module, and
+matmuls at full float32 precision on every platform.
 
 Helpers that tests call (the checkout's root, child environments, subprocesses with a
 deadline, ``pytest bench`` in a subprocess) are in ``helpers.py``.
@@ -7,8 +8,13 @@ from __future__ import annotations
 
 import time
 
+import jax
 import psutil
 import pytest
+
+# Float comparisons against references mean float32 matmuls: on a GPU jax's default
+# precision is TF32 (10-bit mantissa), on a TPU bfloat16 passes. (No effect on a CPU.)
+jax.config.update("jax_default_matmul_precision", "highest")
 
 LEFTOVER_GRACE_S = 10.0  # a process ended just before the check may still be exiting
 

@@ -53,6 +53,21 @@ def gone(pid: int, timeout: float = 5.0) -> bool:
     return False
 
 
+def reference(module: str, what: str):
+    """(the module, a skip mark): a test reference of the ``test`` extra (gymnasium, cma, cmaes)
+    that a machine may lack (an accelerator host with preinstalled packages): the tests that
+    compare against it skip, with the reason, and the module's other tests still run."""
+    import importlib
+
+    import pytest
+
+    try:
+        found = importlib.import_module(module)
+    except ModuleNotFoundError:
+        found = None
+    return found, pytest.mark.skipif(found is None, reason=f"{what} is not installed (extra 'test')")
+
+
 # -- pytest bench in a subprocess ------------------------------------------------------------
 
 TINY = [

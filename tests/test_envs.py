@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import envs
+from helpers import reference
 
-gym = pytest.importorskip("gymnasium", reason="gymnasium (the reference envs, extra 'test') is not installed")
+gym, needs_gym = reference("gymnasium", "gymnasium (the reference envs)")
 
 RNG = np.random.default_rng(0)
 N = 1000
@@ -32,6 +33,7 @@ def pendulum_states(n):
     return theta, theta_dot, action
 
 
+@needs_gym
 def test_pendulum_one_step_matches_gymnasium():
     env, ref = envs.make("Pendulum-v1"), gym_env("Pendulum-v1")
     step = jax_step(env)
@@ -53,6 +55,7 @@ def test_pendulum_one_step_matches_gymnasium():
     assert not bool(jnp.any(trunc))
 
 
+@needs_gym
 def test_pendulum_trajectory_matches_gymnasium_for_25_steps():
     env, ref = envs.make("Pendulum-v1"), gym_env("Pendulum-v1")
     step = jax_step(env)
@@ -71,6 +74,7 @@ def test_pendulum_trajectory_matches_gymnasium_for_25_steps():
     assert worst <= 1e-4, worst
 
 
+@needs_gym
 def test_pendulum_truncates_at_200_like_timelimit():
     env, ref = envs.make("Pendulum-v1"), gym.make("Pendulum-v1")
     ref.reset(seed=1)
@@ -92,6 +96,7 @@ def cartpole_states(n):
     return (x, RNG.uniform(-3, 3, n), theta, RNG.uniform(-3, 3, n), RNG.integers(0, 2, n))
 
 
+@needs_gym
 def test_cartpole_one_step_matches_gymnasium():
     env, ref = envs.make("CartPole-v1"), gym_env("CartPole-v1")
     step = jax_step(env)
@@ -115,6 +120,7 @@ def test_cartpole_one_step_matches_gymnasium():
     assert 100 < n_term < N - 100  # both flags really occur
 
 
+@needs_gym
 def test_cartpole_trajectory_matches_gymnasium_for_50_steps():
     env, ref = envs.make("CartPole-v1"), gym_env("CartPole-v1")
     step = jax_step(env)
@@ -137,6 +143,7 @@ def test_cartpole_trajectory_matches_gymnasium_for_50_steps():
     assert compared >= 15 and worst <= 1e-5, (compared, worst)
 
 
+@needs_gym
 def test_cartpole_truncates_at_500_like_timelimit():
     env = envs.make("CartPole-v1")
     _, state = env.reset(jax.random.key(0))
@@ -182,6 +189,7 @@ def test_batched_state_step_equals_vmap(name):
     assert batched[0].shape == (7, 5, env.obs_size)
 
 
+@needs_gym
 def test_spaces_match_gymnasium():
     for name in envs.names():
         env, ref = envs.make(name), gym.make(name)

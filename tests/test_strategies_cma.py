@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 import strategies
+from helpers import reference
 
-cmaes = pytest.importorskip("cmaes", reason="cmaes (the reference CMA-ES, extra 'test') is not installed")
+cmaes, needs_cmaes = reference("cmaes", "cmaes (the reference CMA-ES)")
 
 N = 10
 SEEDS = 20
@@ -58,6 +59,7 @@ def reference_cma(n, popsize, sigma=1.0):
         return cmaes.CMA(mean=np.zeros(n), sigma=sigma, population_size=popsize)
 
 
+@needs_cmaes
 @pytest.mark.parametrize(
     "n,popsize", [(1, None), (2, None), (10, None), (10, 7), (20, 30), (40, 100), (241, None), (338, 1000), (5, 10_000)]
 )
@@ -85,6 +87,7 @@ def test_defaults_equal_cmaes(n, popsize):
     assert es.min_alpha == pytest.approx(-negative.sum(), rel=1e-13, abs=0)
 
 
+@needs_cmaes
 @pytest.mark.parametrize("popsize", [2, 3])
 def test_small_popsize_limit(popsize):
     """popsize 2 and 3 give c_mu = 0; alpha_mu^- stays finite (the limit cmaes reaches through inf)."""
@@ -98,6 +101,7 @@ def test_small_popsize_limit(popsize):
 
 
 # -- the update ---------------------------------------------------------------------------
+@needs_cmaes
 @pytest.mark.parametrize("n,popsize", [(10, None), (5, 17), (3, 2), (30, 100)])
 def test_updates_equal_cmaes(n, popsize):
     """Telling both implementations the same populations gives the same state (float64)."""

@@ -12,14 +12,16 @@ Two ways to start one (both Linux-safe, see :mod:`bench.isolation.spawners` for 
 Either way the worker writes one JSON result to the file the request names
 (atomically), and exits. Modes:
 
-* ``devices``: the jax devices and versions of this machine (the pytest process never
-  starts an accelerator backend itself, so it asks a worker);
+* ``devices``: the jax devices and versions of this machine, the accelerators jax does not
+  use and the quick system checks (:func:`bench.system.survey.machine_survey`; the pytest
+  process never starts an accelerator backend itself, so it asks a worker);
 * ``runtime``: one runtime case (:func:`bench.measure.rounds.measure_runtime`);
 * ``compile``: one cold compile round (:func:`bench.measure.rounds.measure_compile_round`).
 
-Before a case builds anything, the worker starts the backend on the case's devices and
-runs a tiny unrelated jitted function there, so the measurement excludes one-off backend
-start-up (``backend_init_s``); ``baseline_memory_bytes`` is taken then, and
+Before a case builds anything, the worker has jax start only the backends of the case's
+platforms (``jax_platforms``: a CPU case on a GPU host never starts CUDA), starts them on the
+case's devices and runs a tiny unrelated jitted function there, so the measurement excludes
+one-off backend start-up (``backend_init_s``); ``baseline_memory_bytes`` is taken then, and
 ``peak_memory_bytes`` at the end: peak - baseline is what the case itself needed.
 
 A worker dies with its parent (Linux ``PR_SET_PDEATHSIG``: a fork server with pytest, a
@@ -52,33 +54,50 @@ def _write(path: str, result: dict) -> None:
     os.replace(tmp, path)
 
 
+def _start_only(device_ids) -> str:
+    """Have jax start only the backends of the case's platforms (and the CPU's); the value set.
+
+    Else ``jax.devices("cpu")`` starts every backend: on a GPU host each CPU case's worker
+    would pay CUDA's start-up and preallocate most of the GPU. The user's own
+    ``JAX_PLATFORMS`` wins.
+    """
+    import jax
+
+    from bench.system.accelerators import jax_platforms_for
+
+    user = os.environ.get("JAX_PLATFORMS", "")
+    value = user or jax_platforms_for({i.split(":", 1)[0] for i in device_ids})
+    if value and not user:
+        jax.config.update("jax_platforms", value)
+    return value
+
+
 def _start_backend(device_ids) -> tuple[list, float]:
     """Start jax's backend on the devices and run a tiny function there: (devices, seconds)."""
     t0 = time.perf_counter()
     import jax
-    import jax.numpy as jnp
+    import numpy as np
 
     from bench.measure.placement import jax_devices
 
     devices = jax_devices(device_ids)
-    for d in devices:
-        jax.jit(lambda x: x * 2 + 1)(jax.device_put(jnp.ones(8), d)).block_until_ready()
+    for d in devices:  # the input straight from the host to ``d``: nothing lands on another device first
+        jax.jit(lambda x: x * 2 + 1)(jax.device_put(np.ones(8, np.float32), d)).block_until_ready()
     return devices, time.perf_counter() - t0
 
 
 def run(request: dict) -> dict:
     """Carry out ``request`` in this process and return the result object."""
     from bench.measure import timing
-    from bench.measure.machine import jax_info
     from bench.measure.memory import memory_now, memory_peak
 
     settings_dict = request.get("settings") or {}
     timing.disable_persistent_cache()
     blas = timing.limit_blas_threads(settings_dict.get("blas_threads", 1))
     if request["mode"] == "devices":
-        from bench.multi.devices import visible_devices
+        from bench.system.survey import machine_survey
 
-        return {"jax": jax_info(list(visible_devices().values())), "blas_threads": blas}
+        return {**machine_survey(), "blas_threads": blas}
 
     from bench.measure.rounds import measure_compile_round, measure_runtime
     from bench.case import Case
@@ -86,6 +105,7 @@ def run(request: dict) -> dict:
 
     case = Case.from_json(request["case"])
     settings = Settings(**settings_dict)
+    platforms = _start_only(case.devices)
     devices, backend_init_s = _start_backend(case.devices)
     baseline, _ = memory_now(devices)
     if request["mode"] == "compile":
@@ -96,7 +116,7 @@ def run(request: dict) -> dict:
     else:
         raise ValueError(f"unknown worker mode {request['mode']!r}; choose devices, compile or runtime")
     peak, source = memory_peak(devices)
-    return {**result, "backend_init_s": backend_init_s, "baseline_memory_bytes": baseline,
+    return {**result, "jax_platforms": platforms, "backend_init_s": backend_init_s, "baseline_memory_bytes": baseline,
             "peak_memory_bytes": peak, "memory_source": source}
 
 

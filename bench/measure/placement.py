@@ -9,16 +9,20 @@ from bench.case import CaseFailed
 
 
 def jax_devices(ids) -> list:
-    """The jax devices named ``platform:id``; CaseFailed for one this process cannot see."""
-    found = {}
-    for platform in {i.split(":", 1)[0] for i in ids}:
-        try:
-            found.update({f"{platform}:{d.id}": d for d in jax.devices(platform)})
-        except RuntimeError:
-            pass
+    """The jax devices named ``platform:id``; CaseFailed for one this process cannot see,
+    with the backend's own start-up error where one failed."""
+    from bench.multi.devices import platform_devices
+
+    found, errors = {}, {}
+    for platform in sorted({i.split(":", 1)[0] for i in ids}):
+        devices, failed = platform_devices(platform)
+        errors.update(failed)
+        found.update({f"{platform}:{d.id}": d for d in devices})
     missing = [i for i in ids if i not in found]
     if missing:
-        raise CaseFailed(f"device(s) {', '.join(missing)} not visible in this process (visible: {', '.join(found)})")
+        why = "".join(f"; jax's {b} backend failed to start: {e}" for b, e in errors.items())
+        raise CaseFailed(f"device(s) {', '.join(missing)} not visible in this process "
+                         f"(visible: {', '.join(found) or 'none'}){why}")
     return [found[i] for i in ids]
 
 

@@ -14,33 +14,39 @@ PLATFORMS = ("cpu", "gpu", "tpu")
 SET_FORMS = "PLATFORM:ID, PLATFORM:ID+ID+..., or PLATFORM:all with PLATFORM one of " + ", ".join(PLATFORMS)
 
 
-def discover() -> tuple[dict, dict[str, str]]:
-    """({``platform:id``: jax device} of every platform that started, {backend: why it failed}).
+def platform_devices(platform: str) -> tuple[list, dict[str, str]]:
+    """(jax devices of ``platform``, {backend: its start-up error}).
 
     A backend that fails to start (a CUDA driver too old for the plugin, the GPU's memory
     held by another process) makes jax raise on the first ``jax.devices(...)`` call of
     *any* platform, the CPU's too; jax keeps the backends that did start, so the call is
-    made once more and only the failure is recorded, in one line, under the backend's
-    name (``cuda``, ``rocm``, ``tpu``). Backends that jax tried quietly (the TPU factory
-    on every machine) are in :func:`quiet_errors`, apart: most are no failure at all.
+    made once more and the failure is returned, in one line, under the backend's name
+    (``cuda``, ``rocm``, ``tpu``). A platform that is not installed is no error.
     """
     import jax
 
+    errors = {}
+    for _ in range(2):
+        try:
+            return list(jax.devices(platform)), errors
+        except RuntimeError as err:
+            text = " ".join(str(err).split())
+            match = re.match(r"Unable to initialize backend '([\w-]+)': (.*)", text)
+            if match is None:
+                break
+            errors[match.group(1)] = match.group(2)
+    return [], errors
+
+
+def discover() -> tuple[dict, dict[str, str]]:
+    """({``platform:id``: jax device} of every platform that started, {backend: why it failed})
+    (:func:`platform_devices` for each platform). Backends that jax tried quietly (the TPU
+    factory on every machine) are in :func:`quiet_errors`, apart: most are no failure at all."""
     found, errors = {}, {}
     for platform in PLATFORMS:
-        devices = None
-        for _ in range(2):
-            try:
-                devices = jax.devices(platform)
-                break
-            except RuntimeError as err:
-                text = " ".join(str(err).split())
-                match = re.match(r"Unable to initialize backend '([\w-]+)': (.*)", text)
-                if match is None:
-                    break  # the platform is not installed here: no error
-                errors[match.group(1)] = match.group(2)
-        for d in devices or ():
-            found[f"{platform}:{d.id}"] = d
+        devices, failed = platform_devices(platform)
+        errors.update(failed)
+        found.update({f"{platform}:{d.id}": d for d in devices})
     return found, errors
 
 

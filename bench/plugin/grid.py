@@ -59,18 +59,27 @@ def _scaling_sets(ids: tuple[str, ...], visible) -> list[tuple[str, ...]]:
     return [tuple(d for v in per_process.values() for d in v[:k]) for k in map(len, scaling_sets(list(range(local))))]
 
 
-def resolve_devices(text: str, visible, scaling: str | None = None) -> list[tuple[str, tuple[str, ...]]]:
+def resolve_devices(text: str, visible, scaling: str | None = None,
+                    absent: dict[str, str] | None = None) -> list[tuple[str, tuple[str, ...]]]:
     """``--es-devices`` as (spec, device ids) pairs, one per case device (set).
 
     Tokens: ``all`` / ``cpu`` / ``gpu`` / ``tpu`` (every such device, each alone), a device id
     ``cpu:0``, or a set ``cpu:0+1+2+3`` / ``gpu:all`` that one case is sharded over. With
     ``scaling``, each platform's chosen devices become the sets of a scaling series.
+    ``absent`` ({platform: why jax shows none of its devices}) completes the error for a
+    platform the machine has but jax does not see (present hardware, a failed backend).
     """
     tokens = split_list(text)
     allowed = (f"cpu, gpu, tpu, all, a visible device ({', '.join(visible)}), "
                "or a set such as cpu:0+1 or cpu:all")
     if not tokens:
         raise ValueError(f"--es-devices is empty; choose {allowed}")
+    absent = absent or {}
+
+    def why(platform: str) -> str:
+        seen = any(d.startswith(platform + ":") for d in visible)
+        return f" ({absent[platform]})" if platform in absent and not seen else ""
+
     sets: list[tuple[str, ...]] = []
     for tok in tokens:
         if tok == "all":
@@ -78,13 +87,13 @@ def resolve_devices(text: str, visible, scaling: str | None = None) -> list[tupl
         elif tok in PLATFORMS:
             ids = [d for d in visible if d.startswith(tok + ":")]
             if not ids:
-                raise ValueError(f"--es-devices: no {tok} device is visible; choose {allowed}")
+                raise ValueError(f"--es-devices: no {tok} device is visible{why(tok)}; choose {allowed}")
             sets.extend((d,) for d in ids)
         else:
             try:
                 sets.append(resolve_device_set(tok, visible))
             except ValueError as err:
-                raise ValueError(f"--es-devices: {err}; choose {allowed}") from None
+                raise ValueError(f"--es-devices: {err}{why(tok.partition(':')[0])}; choose {allowed}") from None
     if scaling is not None:
         chosen = dict.fromkeys(d for s in sets for d in s)
         by_platform: dict[str, list[str]] = {}
@@ -95,11 +104,13 @@ def resolve_devices(text: str, visible, scaling: str | None = None) -> list[tupl
     return [(_set_spec(s, visible), s) for s in unique]
 
 
-def build_cases(getoption, visible=None) -> list[Case]:
+def build_cases(getoption, visible=None, absent=None) -> list[Case]:
     """All cases for the ``--es-*`` options; ``getoption(name)`` reads one option's raw value.
 
     ``visible`` is {device id: device or its description}, a function returning it (called
-    only once every other option is valid), or None for this process's jax devices.
+    only once every other option is valid), or None for this process's jax devices;
+    ``absent`` a function returning {platform: why jax shows none of its devices}
+    (:func:`resolve_devices`), called after ``visible``.
     """
     grid_name = getoption("es_grid")
     if grid_name not in GRIDS:
@@ -124,7 +135,7 @@ def build_cases(getoption, visible=None) -> list[Case]:
         raise ValueError(f"--es-scaling: unknown value {scaling!r}; choose from {', '.join(SCALING)}")
     # the devices last: every other option is checked before a (slow) device discovery
     visible = visible_devices() if visible is None else visible() if callable(visible) else visible
-    device_sets = resolve_devices(getoption("es_devices"), visible, scaling)
+    device_sets = resolve_devices(getoption("es_devices"), visible, scaling, absent() if absent else None)
 
     cases = []
     for phase in phases:

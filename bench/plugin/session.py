@@ -36,10 +36,12 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
 
 
-def _discover(workers, options: RunOptions) -> tuple[dict, dict, list]:
-    """({device id: description}, jax part of machine_info, BLAS pools) -- from a worker in
-    process mode (``workers``: :class:`bench.isolation.spawners.Workers`), so that this process
-    never starts a backend, else from here."""
+def _discover(workers, options: RunOptions) -> dict:
+    """What the device-listing worker reports (:func:`bench.system.survey.machine_survey`:
+    ``jax``, ``backend_errors``, ``present``, ``unused_accelerators``, ``system_check``),
+    with ``blas_threads`` (the pools as the workers set them) and ``devices`` ({device id:
+    description}). In process mode (``workers``: :class:`bench.isolation.spawners.Workers`)
+    a worker computes it, so that this process never starts a backend; else this process."""
     settings = options.settings
     if workers is not None:
         from bench.isolation.spawners import WorkerFailed
@@ -48,16 +50,31 @@ def _discover(workers, options: RunOptions) -> tuple[dict, dict, list]:
             found = workers.run({"mode": "devices", "settings": asdict(settings)}, DISCOVERY_TIMEOUT_S)
         except WorkerFailed as err:
             raise pytest.UsageError(f"could not list the devices in a worker process: {err}") from None
-        jax_part, blas = found["jax"], found["blas_threads"]
     else:
-        from bench.measure.machine import jax_info
         from bench.measure.timing import disable_persistent_cache, limit_blas_threads
-        from bench.multi.devices import visible_devices
+        from bench.system.survey import machine_survey
 
         disable_persistent_cache()
-        blas = limit_blas_threads(settings.blas_threads)
-        jax_part = jax_info(list(visible_devices().values()))
-    return {d["id"]: d for d in jax_part["devices"]}, jax_part, blas
+        found = {**machine_survey(), "blas_threads": limit_blas_threads(settings.blas_threads)}
+    found["devices"] = {d["id"]: d for d in found["jax"]["devices"]}
+    return found
+
+
+def _absent(found: dict) -> dict[str, str]:
+    """{platform: why jax shows none of its devices} for the platforms an accelerator or a
+    failed backend says should be there (what ``--es-devices gpu`` answers on such a machine)."""
+    from bench.system.accelerators import BACKEND_PLATFORM, warnings
+
+    why: dict[str, list[str]] = {}
+    for a in found.get("unused_accelerators", []):
+        why.setdefault(a["platform"], [])
+    for platform in why:
+        why[platform] = warnings([a for a in found["unused_accelerators"] if a["platform"] == platform])
+    for backend, error in found.get("backend_errors", {}).items():
+        platform = BACKEND_PLATFORM.get(backend, backend)
+        if platform not in why:
+            why[platform] = [f"jax's {backend} backend failed to start: {error}"]
+    return {p: "; ".join(lines) for p, lines in why.items()}
 
 
 def _record(benchmark, samples: list[float]) -> None:
@@ -90,9 +107,7 @@ class Session:
     """One ``pytest bench`` run: its cases, where they run, how, and where the results go."""
 
     cases: list[Case]
-    devices: dict  # {device id: description} of every visible device
-    jax: dict  # the jax part of machine_info
-    blas: list  # the BLAS pools, as the workers set them
+    found: dict  # what the device listing found (_discover): devices, jax, blas_threads, unused accelerators, checks
     options: RunOptions
     workers: object | None  # bench.isolation.spawners.Workers in process mode
     results: Results
@@ -134,16 +149,20 @@ class Session:
         found = {}
 
         def discover():
-            found["devices"], found["jax"], found["blas"] = _discover(workers, options)
+            found.update(_discover(workers, options))
             return found["devices"]
+
+        def absent():
+            return _absent(found)
 
         try:
             if spec:  # the default devices depend on the platforms found
                 discover()
-                cases = grid.build_cases(grid.distributed_defaults(getoption, found["devices"]), found["devices"])
+                cases = grid.build_cases(grid.distributed_defaults(getoption, found["devices"]), found["devices"],
+                                         absent)
                 grid.check_spans_every_process(cases, found["devices"], distributed.process_count())
             else:
-                cases = grid.build_cases(getoption, discover)
+                cases = grid.build_cases(getoption, discover, absent)
         except ValueError as err:
             raise pytest.UsageError(str(err)) from None
         if any(c.impl == "evosax" for c in cases):
@@ -163,7 +182,7 @@ class Session:
                 done = set(distributed.broadcast_json(sorted(r["name"] for r in earlier)))
                 earlier = earlier if results.partial else [{"name": n, "status": "elsewhere"} for n in done]
         results.start(earlier)
-        return cls(cases=cases, devices=found["devices"], jax=found["jax"], blas=found["blas"], options=options,
+        return cls(cases=cases, found=found, options=options,
                    workers=workers, results=results, distributed=bool(spec),
                    old_sigterm=signal.signal(signal.SIGTERM, _raise_interrupt))
 
@@ -229,6 +248,7 @@ class Session:
             isolation="process",
             worker_pids=[w["pid"] for w in workers],
             backend_init_s=[w["backend_init_s"] for w in workers],
+            jax_platforms=top.get("jax_platforms"),
             baseline_memory_bytes=top["baseline_memory_bytes"],
             peak_memory_bytes=top["peak_memory_bytes"],
             memory_source=top["memory_source"],
@@ -283,11 +303,29 @@ class Session:
                 self.results.append({"name": item.name, "status": "passed", "benchmark": row})
 
     # -- the JSON ------------------------------------------------------------------------
+    def header(self) -> list[str]:
+        """The run header's warnings: each accelerator jax does not use, each backend that
+        failed to start, each WARN of the system checks (``python -m bench.doctor`` explains)."""
+        from bench.system.accelerators import BACKEND_PLATFORM, warnings
+
+        unused = self.found.get("unused_accelerators", [])
+        lines = warnings(unused)
+        platforms = {a["platform"] for a in unused}
+        lines += [f"jax's {b} backend failed to start: {e}" for b, e in self.found.get("backend_errors", {}).items()
+                  if BACKEND_PLATFORM.get(b, b) not in platforms]
+        for c in self.found.get("system_check") or []:
+            if c["status"] == "WARN":
+                lines.append(f"{c['check']}: {c['detail']}" + (f" (fix: {c['fix']})" if c.get("fix") else ""))
+        return [f"esperf: WARNING: {line}" for line in lines]
+
     def update_machine_info(self, machine_info: dict) -> None:
         from bench.measure.machine import machine_info as esperf_machine_info
 
-        machine_info.update(esperf_machine_info(self.jax))
-        machine_info["blas_threads"] = self.blas
+        machine_info.update(esperf_machine_info(self.found["jax"]))
+        machine_info["blas_threads"] = self.found["blas_threads"]
+        machine_info["unused_accelerators"] = self.found.get("unused_accelerators", [])
+        machine_info["backend_errors"] = self.found.get("backend_errors", {})
+        machine_info["system_check"] = self.found.get("system_check", [])
         machine_info["isolation"] = self.options.isolation
         if self.workers is not None:
             machine_info["workers"] = self.workers.describe()  # how the worker processes started
@@ -303,7 +341,7 @@ class Session:
         if self.distributed and exitstatus != pytest.ExitCode.INTERRUPTED:
             from bench.measure.machine import machine_info
 
-            self.processes = distributed.gather_json(machine_info(self.jax))
+            self.processes = distributed.gather_json(machine_info(self.found["jax"]))
         results = self.results
         if results.path is None:
             return

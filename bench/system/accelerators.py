@@ -26,6 +26,7 @@ INSTALL_DOCS = "https://docs.jax.dev/en/latest/installation.html"
 
 # The jax backend behind each platform esperf names, by vendor, and the distribution that brings it.
 BACKENDS = {"NVIDIA": "cuda", "AMD": "rocm", "Google": "tpu"}
+BACKEND_PLATFORM = {"cuda": "gpu", "rocm": "gpu", "tpu": "tpu", "cpu": "cpu"}
 PLUGINS = {"cuda": r"jax-cuda\d+-plugin", "rocm": r"jax-rocm\d+-plugin", "tpu": r"libtpu(-nightly)?"}
 # jax_platforms names that select each backend ("gpu" is jax's alias for cuda and rocm)
 SELECTS = {"cuda": {"cuda", "gpu"}, "rocm": {"rocm", "gpu"}, "tpu": {"tpu"}}
@@ -157,6 +158,24 @@ def _why(backend: str, installed: dict, errors: dict, jax_platforms: str, driver
     hidden = os.environ.get("CUDA_VISIBLE_DEVICES" if backend == "cuda" else "HIP_VISIBLE_DEVICES")
     return f"{versions} is installed but started no device" + (f" (CUDA_VISIBLE_DEVICES={hidden})" if hidden is not None
                                                               and backend == "cuda" else "")
+
+
+def jax_platforms_for(platforms) -> str | None:
+    """The ``jax_platforms`` value that starts only the backends of ``platforms`` (``cpu``,
+    ``gpu``, ``tpu``) and the CPU's: ``cpu``, ``cuda,cpu``, ``tpu,cpu``. None where no
+    installed plugin brings a GPU backend (jax's ``gpu`` alias would also try the missing
+    ones, loudly): the case then fails on its devices, with jax's reason."""
+    names = []
+    for platform in sorted(set(platforms) - {"cpu"}):
+        if platform == "gpu":
+            installed = plugins()
+            backend = next((b for b in ("cuda", "rocm") if any(re.fullmatch(PLUGINS[b], n) for n in installed)), None)
+            if backend is None:
+                return None
+            names.append(backend)
+        else:
+            names.append(platform)
+    return ",".join([*names, "cpu"])
 
 
 def unused(found: list[dict], platforms, errors: dict[str, str], *, installed: dict | None = None,

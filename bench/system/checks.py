@@ -1,0 +1,2 @@
+def run_checks(survey, *, quick=False, exclude_pids=()):
+    return []
