@@ -55,7 +55,7 @@ RUNTIME_KEYS = {"compile_events", "peak_memory_bytes", "memory_source", "flops",
 MACHINE_KEYS = {
     "hostname", "cpu_model", "physical_cores", "logical_cores", "ram_bytes", "os", "python", "jax_version",
     "jaxlib_version", "backend_platform_version", "devices", "xla_flags", "jax_env", "esperf_schema_version",
-    "blas_threads",
+    "blas_threads", "unused_accelerators", "backend_errors", "system_check",
 }
 
 
@@ -129,9 +129,15 @@ def test_json_has_every_documented_key(run, request):
     blas = data["machine_info"]["blas_threads"]
     assert blas and all(p["threads"] == 1 for p in blas), blas
     assert data["esperf"] == {"schema_version": 1, "failed": []}
+    for a in data["machine_info"]["unused_accelerators"]:  # [] unless the host has an accelerator
+        assert set(a) == {"platform", "name", "why"} and a["why"], a
+    checks = data["machine_info"]["system_check"]
+    assert {"jax.versions", "cpu.load", "memory.free", "env.xla_flags"} <= {c["check"] for c in checks}
+    assert all(c["status"] in ("OK", "WARN", "INFO") and c["detail"] for c in checks), checks
     for b in data["benchmarks"]:
         info = b["extra_info"]
         assert EXTRA_KEYS <= set(info), b["name"]
+        assert info["jax_platforms"] == "cpu", info["jax_platforms"]  # the suite's JAX_PLATFORMS=cpu, kept
         assert len(b["stats"]["data"]) == b["stats"]["rounds"] >= 3
         if info["phase"] == "compile":
             assert COMPILE_KEYS <= set(info)

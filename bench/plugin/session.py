@@ -282,7 +282,8 @@ class Session:
             samples = sync.slowest(samples)
         local = [d for d in jax_devices(case.devices) if d.process_index == jax.process_index()]
         peak, source = memory_peak(local)
-        info.update(isolation="none", worker_pids=[os.getpid()], baseline_memory_bytes=None,
+        info.update(isolation="none", worker_pids=[os.getpid()], jax_platforms=jax.config.jax_platforms or None,
+                    baseline_memory_bytes=None,
                     peak_memory_bytes=peak, memory_source=source)
         return samples, info
 
