@@ -1,6 +1,8 @@
 """``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]``: the report command.
 
 Writes plots (PNG and SVG), summary.csv, failed.csv, report.html and report.md into --out.
+Where an input's machine was not fit to be measured (:mod:`reports.notices`), both pages
+open with its notices, above the tables, and the terminal repeats them.
 
 Bad input (a file that is not esperf's benchmark JSON, another schema version, no cases,
 an --out that would replace an input): one line on stderr naming the file and the
