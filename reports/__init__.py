@@ -11,5 +11,6 @@ Commands (``python -m reports`` picks one in :mod:`reports.__main__`):
 Shared by both: :mod:`reports.exit_status` (exit statuses, bad input, the error guards),
 :mod:`reports.load` (reading the JSON), :mod:`reports.formatting` (numbers as text) and
 :mod:`reports.schema` (the JSON contract with ``bench``). The report's own parts:
-:mod:`reports.tables`, :mod:`reports.plots`, :mod:`reports.render`.
+:mod:`reports.tables`, :mod:`reports.plots`, :mod:`reports.render`; both commands print
+:mod:`reports.notices` (what made a machine unfit to be measured).
 """

@@ -33,6 +33,10 @@ a side under no change) keeps CI quiet without hiding a real, consistent slowdow
 Exit status (see :mod:`reports.exit_status`): 0 nothing slower, 1 something slower, 2 bad input
 (unreadable files, no raw samples, different machines without --cross-machine, no case
 in common, usage errors), 3 an internal error (one line on stderr), 141 stdout closed early.
+
+Each side's notices (:mod:`reports.notices`: accelerators jax did not use, backends that
+failed, system check warnings) are printed above the table, prefixed ``base:`` / ``new:``;
+they change neither a verdict nor the exit status.
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ import argparse
 import math
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -49,6 +53,7 @@ from scipy import stats
 from reports import formatting as fmt
 from reports.exit_status import EXIT_OK, EXIT_SLOWER, BadInput, OneLineParser, guarded
 from reports.load import case_key, key_strings, key_text, load
+from reports.notices import notices as machine_notices
 
 ORDER = {"faster": 0, "slower": 1, "unchanged": 2, "only in base": 3, "only in new": 3}
 N_RESAMPLES = 2000
@@ -63,6 +68,7 @@ class Side:
     rows: pd.DataFrame
     hosts: list[str]
     kinds: list[str]
+    notices: list[str] = field(default_factory=list)  # :func:`reports.notices.notices` of its files
 
     def describe(self) -> str:
         return f"{self.name}: host {', '.join(self.hosts)}; devices {', '.join(self.kinds)}"
@@ -82,7 +88,7 @@ def load_side(paths: list[str], side: str) -> Side:
                        "compare needs them (pytest-benchmark writes them with --benchmark-json)")
     hosts = sorted({h for hs in res.machines["process_hosts"] for h in hs} | set(rows["host"].astype(str)))
     kinds = sorted(set(rows["device_kind"].astype(str)))
-    return Side(side, rows, hosts, kinds)
+    return Side(side, rows, hosts, kinds, machine_notices(res))
 
 
 def different_machines(base: Side, new: Side) -> bool:
@@ -301,6 +307,16 @@ def summary_line(df: pd.DataFrame, threshold: float, alpha: float) -> str:
     return text
 
 
+def notice_lines(base: Side, new: Side) -> list[str]:
+    """Each side's notices (an unused accelerator, a failed backend, a system check warning),
+    prefixed ``base:`` / ``new:``; ``[]`` when both machines were fit.
+
+    Informational only: they change no verdict and no exit status, but a ratio measured on an
+    unfit machine deserves the reader's doubt.
+    """
+    return [f"{s.name.lower()}: {line}" for s in (base, new) for line in s.notices]
+
+
 def _number_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
     def parse(text: str) -> float:
         try:
@@ -352,6 +368,10 @@ def _run(args) -> int:
                        "(different grids, devices or hosts?)")
     print(f"esperf compare: BASE {args.base} ({int(result['n_base'].gt(0).sum())} cases) vs "
           f"NEW {args.new} ({int(result['n_new'].gt(0).sum())} cases)")
+    notes = notice_lines(base, new)
+    if notes:
+        print("notices (a machine not fit to be measured; python -m bench.doctor explains):")
+        print("\n".join(f"  {line}" for line in notes))
     print(format_table(result, args.alpha))
     print(summary_line(result, args.threshold, args.alpha))
     return EXIT_SLOWER if result["verdict"].eq("slower").any() else EXIT_OK

@@ -269,6 +269,22 @@ def load(paths) -> Results:
     )
 
 
+def _dicts(value) -> list[dict]:
+    """The objects of a list (anything else: none); a malformed notice is no reason to refuse a file."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _fitness(mi: dict) -> dict:
+    """What ``pytest bench`` found unfit about the machine (:mod:`reports.notices`); empty in
+    files written before it recorded ``unused_accelerators``, ``backend_errors`` and ``system_check``."""
+    errors = mi.get("backend_errors")
+    return {
+        "unused_accelerators": _dicts(mi.get("unused_accelerators")),
+        "backend_errors": {str(k): " ".join(str(v).split()) for k, v in errors.items()} if isinstance(errors, dict) else {},
+        "system_check": _dicts(mi.get("system_check")),
+    }
+
+
 def _machine_row(path: Path, host: str, data: dict) -> dict:
     mi = data["machine_info"]
     cpu = mi.get("cpu") if isinstance(mi.get("cpu"), dict) else {}
@@ -290,4 +306,5 @@ def _machine_row(path: Path, host: str, data: dict) -> dict:
         "process_hosts": list(dict.fromkeys([host, *(str(p["hostname"]) for p in processes
                                                      if isinstance(p, dict) and p.get("hostname"))])),
         "datetime": data.get("datetime"),
+        **_fitness(mi),
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports import formatting as fmt
+from reports import notices as notices_text
 
 
 @dataclass
@@ -179,6 +180,8 @@ table.t th{background:#f4f4f4}
 figure{margin:1.5em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555} .note{color:#8a5a00} .meta{color:#666;font-size:.9em}
 code{background:#f4f4f4;padding:0 .25em}
+.notices{border:2px solid #c77700;background:#fff6e5;padding:.2em 1em;margin:1em 0}
+.notices h2{margin-top:.5em;border:0;color:#8a4b00}
 """
 
 
@@ -202,10 +205,30 @@ IMPLS_NOTE = (
 )
 
 
+def notices_html(lines: list[str] | None) -> list[str]:
+    """The notice block (``<div class="notices">``) above the tables; nothing when ``lines`` is empty."""
+    if not lines:
+        return []
+    e = html.escape
+    return [
+        f'<div class="notices" id="notices"><h2>{e(notices_text.heading(lines))}</h2>',
+        f"<p>{e(notices_text.EXPLAIN)}</p>",
+        "<ul>", *[f"<li>{e(line)}</li>" for line in lines], "</ul></div>",
+    ]
+
+
+def notices_markdown(lines: list[str] | None) -> list[str]:
+    """The notice block as markdown lines (a heading, the explanation, a list); nothing when empty."""
+    if not lines:
+        return []
+    return [f"## {notices_text.heading(lines)}", "", notices_text.EXPLAIN, "",
+            *[f"- {' '.join(line.split())}" for line in lines], ""]
+
+
 def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machines: pd.DataFrame,
                best: pd.DataFrame, figures: list[Figure], failed: pd.DataFrame, cases: pd.DataFrame,
                impls: pd.DataFrame | None = None, scaling: pd.DataFrame | None = None,
-               memory: pd.DataFrame | None = None) -> None:
+               memory: pd.DataFrame | None = None, notices: list[str] | None = None) -> None:
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -214,6 +237,7 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
         f"<style>{CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
         *[f'<p class="meta">{e(m)}</p>' for m in meta],
+        *notices_html(notices),  # above every table: whoever reads the numbers reads this first
         "<h2>Machines</h2>",
         html_table(machines),
         "<h2>Best device per case</h2>",
@@ -254,8 +278,10 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
 
 def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.DataFrame, best: pd.DataFrame,
                    figures: list[Figure], failed: pd.DataFrame, impls: pd.DataFrame | None = None,
-                   scaling: pd.DataFrame | None = None, memory: pd.DataFrame | None = None) -> None:
-    lines = [f"# {title}", "", *[f"{m}  " for m in meta], "", "## Machines", "", markdown_table(machines),
+                   scaling: pd.DataFrame | None = None, memory: pd.DataFrame | None = None,
+                   notices: list[str] | None = None) -> None:
+    lines = [f"# {title}", "", *[f"{m}  " for m in meta], "", *notices_markdown(notices),
+             "## Machines", "", markdown_table(machines),
              "## Best device per case", "",
              "Runtime of one whole generation (median of the rounds); the fastest device of every case.", "",
              markdown_table(best)]

@@ -1,6 +1,8 @@
 """``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]``: the report command.
 
 Writes plots (PNG and SVG), summary.csv, failed.csv, report.html and report.md into --out.
+Where an input's machine was not fit to be measured (:mod:`reports.notices`), both pages
+open with its notices, above the tables, and the terminal repeats them.
 
 Bad input (a file that is not esperf's benchmark JSON, another schema version, no cases,
 an --out that would replace an input): one line on stderr naming the file and the
@@ -112,11 +114,13 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     res = load(results)
     check_out(out, res.files)
     # Heavy imports only once the input is known to be good: bad input answers fast.
+    from reports import notices as notices_text
     from reports import plots, render, tables
 
     summary = tables.summary(res, peak_flops)
     failed = tables.failed(res)
     machines = tables.machines(res)
+    notices = notices_text.notices(res)
     best = tables.best_devices(summary, failed)
     impls = tables.implementations(summary)
     scaling = render.scaling_table(tables.scaling(summary))
@@ -154,19 +158,22 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
         render.write_html(
             tmp / "report.html", tmp, title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), cases=render.cases_table(summary), impls=impls,
-            scaling=scaling, memory=memory,
+            scaling=scaling, memory=memory, notices=notices,
         )
         step += 1
         progress(step, n, "report.md")
         render.write_markdown(
             tmp / "report.md", title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), impls=impls, scaling=scaling, memory=memory,
+            notices=notices,
         )
     drawn = sum(f.skipped is None for f in figures)
     skipped = len(figures) - drawn
-    return f"reports: wrote {out}/report.html, report.md, summary.csv and {drawn} plots" + (
+    wrote = f"reports: wrote {out}/report.html, report.md, summary.csv and {drawn} plots" + (
         f" ({skipped} skipped: no data)" if skipped else ""
     )
+    # the terminal says it too: a report of an unfit machine should not look like any other
+    return "\n".join([*(f"reports: notice: {line}" for line in notices), wrote])
 
 
 def main(argv: list[str] | None = None) -> int:

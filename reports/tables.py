@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reports import formatting as fmt
+from reports import notices
 from reports.load import CASE_FIELDS, Results, case_key, key_strings, key_text
 
 # The reference for "speedup over the CPU": the same case on the same host's single CPU device.
@@ -217,7 +218,12 @@ def implementations(summary_df: pd.DataFrame) -> pd.DataFrame:
 
 
 def machines(res: Results) -> pd.DataFrame:
-    """One row per host: CPU, cores, RAM, OS, software and devices (files of one host merged)."""
+    """One row per host: CPU, cores, RAM, OS, software and devices (files of one host merged).
+
+    Plus a ``warnings`` column (:func:`reports.notices.warnings_cell`: unused accelerators,
+    failed backends, WARN system checks) where any host had one; a report of fit machines
+    keeps the table it always had.
+    """
     out = []
     for host, g in res.machines.groupby("host", sort=False):
         first = g.iloc[0]
@@ -241,10 +247,14 @@ def machines(res: Results) -> pd.DataFrame:
                 "Python": first["python"] or "",
                 "jax / jaxlib": f"{first['jax_version'] or '?'} / {first['jaxlib_version'] or '?'}",
                 "devices": "; ".join(devices.values()),
+                "warnings": notices.warnings_cell([m.to_dict() for _, m in g.iterrows()]),
                 "files": ", ".join(g["file"]),
             }
         )
-    return pd.DataFrame(out)
+    df = pd.DataFrame(out)
+    if not df["warnings"].astype(bool).any():
+        df = df.drop(columns="warnings")
+    return df
 
 
 def failed(res: Results) -> pd.DataFrame:
