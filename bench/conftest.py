@@ -31,23 +31,16 @@ def pytest_unconfigure(config):
         session.close()
 
 
-def _header_shown(config) -> bool:
-    return config.get_verbosity() >= 0 and not config.getoption("no_header", False)
-
-
 def pytest_report_header(config):
     es = _session(config)
-    return es.header() if es is not None and _header_shown(config) else []
+    return es.report_header(config) if es is not None else []
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session):
-    # Under -q (or --no-header) pytest prints no header: the warnings still reach the user.
-    es, config = _session(session.config), session.config
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if es is not None and reporter is not None and not _header_shown(config):
-        for line in es.header():
-            reporter.write_line(line)
+    es = _session(session.config)
+    if es is not None:
+        es.warn_without_header(session.config)
 
 
 def pytest_generate_tests(metafunc):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -111,3 +112,24 @@ def all_ok(ok: bool) -> bool:
 
     flags = multihost_utils.process_allgather(np.asarray(1 if ok else 0, dtype=np.int32))
     return bool(np.all(np.asarray(flags) == 1))
+
+
+def fake_nvidia_smi(folder, name="NVIDIA H200", driver="580.82.07"):
+    """An ``nvidia-smi`` in ``folder`` that lists one GPU and a driver version; returns the folder."""
+    smi = folder / "nvidia-smi"
+    smi.write_text(f"""#!/bin/sh
+case "$*" in
+  *-L*) echo "GPU 0: {name} (UUID: GPU-0f2d-fake)";;
+  *driver_version*) echo "{driver}";;
+  *) echo "fake nvidia-smi"; exit 1;;
+esac
+""")
+    smi.chmod(0o755)
+    return folder
+
+
+def cuda_plugin_installed() -> bool:
+    """Whether a jax CUDA plugin is installed here (then a fake NVIDIA GPU is not 'CPU-only')."""
+    from bench.system import accelerators as acc
+
+    return any(re.fullmatch(acc.PLUGINS["cuda"], n) for n in acc.plugins())

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import pytest
 
 from bench.plugin import grid
 from bench.system import accelerators as acc
-from helpers import PY, ROOT, bench_cmd, bench_env, child_env, run
+from helpers import PY, ROOT, bench_cmd, bench_env, child_env, cuda_plugin_installed, fake_nvidia_smi, run
 
 H200 = {"platform": "gpu", "vendor": "NVIDIA", "name": "NVIDIA H200", "source": "nvidia-smi -L"}
 TPU = {"platform": "tpu", "vendor": "Google", "name": "Google TPU", "source": "/dev/accel*"}
@@ -19,20 +18,6 @@ CPU_ONLY = {"jax": "0.10.2", "jaxlib": "0.10.2"}
 WITH_CUDA = {**CPU_ONLY, "jax-cuda13-plugin": "0.10.2", "jax-cuda13-pjrt": "0.10.2"}
 SPEC_LINE = ('1 NVIDIA GPU (NVIDIA H200) is present but jax sees no gpu: jaxlib 0.10.2 is CPU-only; '
              'install pip install -e ".[cuda13]"')
-
-
-def fake_nvidia_smi(folder, name="NVIDIA H200", driver="580.82.07"):
-    """An ``nvidia-smi`` in ``folder`` that lists one GPU and a driver version; returns the folder."""
-    smi = folder / "nvidia-smi"
-    smi.write_text(f"""#!/bin/sh
-case "$*" in
-  *-L*) echo "GPU 0: {name} (UUID: GPU-0f2d-fake)";;
-  *driver_version*) echo "{driver}";;
-  *) echo "fake nvidia-smi"; exit 1;;
-esac
-""")
-    smi.chmod(0o755)
-    return folder
 
 
 def unused(found, platforms=("cpu",), errors=None, installed=CPU_ONLY, jax_platforms="", driver="580.82.07"):
@@ -130,10 +115,6 @@ def gpu_host_env(tmp_path_factory):
     env.pop("JAX_PLATFORMS")
     env["PATH"] = f"{folder}:{env['PATH']}"
     return env
-
-
-def cuda_plugin_installed() -> bool:
-    return any(re.fullmatch(acc.PLUGINS["cuda"], n) for n in acc.plugins())
 
 
 def test_pytest_bench_warns_records_and_its_workers_start_only_the_cpu(tmp_path, gpu_host_env):

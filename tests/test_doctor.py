@@ -12,8 +12,7 @@ import time
 import types
 
 from bench.system import checks
-from helpers import PY, ROOT, child_env, kill_group, run
-from test_accelerators import cuda_plugin_installed, fake_nvidia_smi
+from helpers import PY, ROOT, child_env, cuda_plugin_installed, fake_nvidia_smi, kill_group, run
 
 STATUSES = {"OK", "WARN", "INFO"}
 ALWAYS = {"jax.versions", "jax.devices", "cpu.governor", "cpu.boost", "cpu.load", "cpu.processes", "memory.free",

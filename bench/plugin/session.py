@@ -303,6 +303,23 @@ class Session:
             if row is not None:
                 self.results.append({"name": item.name, "status": "passed", "benchmark": row})
 
+    # -- the header ----------------------------------------------------------------------
+    @staticmethod
+    def _header_shown(config) -> bool:
+        return config.get_verbosity() >= 0 and not config.getoption("no_header", False)
+
+    def report_header(self, config) -> list[str]:
+        """``pytest_report_header``: the warnings of :meth:`header` where pytest prints a header."""
+        return self.header() if self._header_shown(config) else []
+
+    def warn_without_header(self, config) -> None:
+        """Under ``-q`` (or ``--no-header``) pytest prints no header: the warnings still reach
+        the user, written at session start by the terminal reporter."""
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and not self._header_shown(config):
+            for line in self.header():
+                reporter.write_line(line)
+
     # -- the JSON ------------------------------------------------------------------------
     def header(self) -> list[str]:
         """The run header's warnings: each accelerator jax does not use, each backend that
