@@ -3,7 +3,8 @@
 Exit status (a public contract; CI scripts read it):
 
 - 0: report written / ``compare``: nothing slower
-- 1: ``compare`` only: something is slower (nothing else ever exits 1)
+- 1: ``compare``: something is slower; ``device-check``: a step or bench case failed (nothing
+  else ever exits 1)
 - 2: bad input (:class:`BadInput`: one line ``reports: <where>: <problem>`` on stderr), including
   usage errors (one line too, see :class:`OneLineParser`) and, for ``compare``, no case in common
 - 3: an unexpected internal error (a bug): one line ``reports: internal error: <ExcType>: <msg>``
