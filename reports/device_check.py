@@ -268,8 +268,8 @@ def section_small(out: Path, platform: str) -> list[str]:
     header = ["case"] + [f"{n} {what}" for n in STEP5 for what in ("ms", "steps/s")]
     lines = ["## 5. " + STEP_TITLES[5], "", *table(header, rows), ""]
     if platform == "cpu":
-        lines.append("command-buffer: not applicable on cpu (XLA's CPU client ignores the GPU flag; the "
-                     "figures repeat unroll 1).")
+        lines.append("command-buffer: not applicable on cpu (XLA's CPU client ignores the GPU flag: the "
+                     "program is unroll 1's, and any difference is noise).")
     else:
         lines.append("Small populations are launch-bound when unroll 4 or command buffers beat unroll 1 "
                      "by far: 200 scan steps x several kernels per generation.")

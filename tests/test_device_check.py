@@ -182,13 +182,14 @@ def test_the_short_cpu_form_passes_every_step(tmp_path):
     rcs = {p.name: p.read_text().split()[0] for p in (out / "logs").glob("*.rc")}
     assert len(rcs) == 13 and set(rcs.values()) == {"0"}, rcs
     steps = json.loads((out / "steps.json").read_text())
-    assert [p["rc"] for p in steps["parts"]] == [0] * 12
+    assert [p["rc"] for p in steps["parts"]] == [0] * 13  # the 12 parts and the summary
     for n in range(1, 8):
         assert f"\n## {n}. " in text
     number = r"[0-9][0-9.]*"
+    sec = rf"{number} (s|ms|µs)"  # reports.formatting.seconds picks the unit
     assert re.search(rf"\| cma_es Pendulum-v1 pop16 evals2 cpu:0 \| {number} \| {number} \| {number} \|", text)
-    assert re.search(rf"\| process \| {number}, {number}, {number} \| {number} s \| {number} s \| {number} s \| "
+    assert re.search(rf"\| process \| {number}, {number}, {number} \| {sec} \| {sec} \| {sec} \| "
                      rf"{number} \| (yes|no) \|", text)
     assert re.search(rf"\| none \| {number}, {number}, {number} \|", text)
-    assert re.search(rf"\| openai_es \| 64 \| 2 \| {number} \| {number} [kM]? ?\| {number} \| {number} s \|", text)
+    assert re.search(rf"\| openai_es \| 64 \| 2 \| {number} \| {number} [kM]? ?\| {number} \| {sec} \|", text)
     assert re.search(r"\| [0-9]+ \| [0-9]+ \| 0 \| 0 \| [0-9]+ \|", text)
