@@ -123,6 +123,8 @@ def test_pytest_bench_warns_records_and_its_workers_start_only_the_cpu(tmp_path,
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     line = next((x for x in proc.stdout.splitlines() if "is present but jax sees no gpu" in x), None)
     assert line is not None and line.startswith("esperf: WARNING: 1 NVIDIA GPU (NVIDIA H200)"), proc.stdout[-3000:]
+    said = [x for x in proc.stdout.splitlines() if "is present but jax sees no gpu" in x]
+    assert said == [line], said  # once: the system check of the same fact is not repeated
     data = json.loads(out.read_text())
     (a,) = data["machine_info"]["unused_accelerators"]
     assert a["platform"] == "gpu" and a["name"] == "NVIDIA H200" and a["why"] in line

@@ -332,7 +332,8 @@ class Session:
         lines += [f"jax's {b} backend failed to start: {e}" for b, e in self.found.get("backend_errors", {}).items()
                   if BACKEND_PLATFORM.get(b, b) not in platforms]
         for c in self.found.get("system_check") or []:
-            if c["status"] == "WARN":
+            # the doctor's jax.unused.* and jax.backend.* say again what the lines above said
+            if c["status"] == "WARN" and not c["check"].startswith(("jax.unused.", "jax.backend.")):
                 lines.append(f"{c['check']}: {c['detail']}" + (f" (fix: {c['fix']})" if c.get("fix") else ""))
         return [f"esperf: WARNING: {line}" for line in lines]
 
