@@ -37,6 +37,11 @@ class Case:
         if not self.devices:
             object.__setattr__(self, "devices", (self.device,))
 
+    @property
+    def platform(self) -> str:
+        """The platform of the case's devices (``cpu`` of ``cpu:0`` or ``cpu:0+1``)."""
+        return self.device.split(":")[0]
+
     def fields(self) -> dict:
         """The case's identity as the JSON names it (``extra_info`` keys)."""
         return {

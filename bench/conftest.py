@@ -82,6 +82,12 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         es.update_json(output_json)
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    es = _session(config)
+    if es is not None:
+        es.terminal_summary(terminalreporter)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
     es = _session(session.config)

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 from bench.processes import kill_group  # noqa: F401 -- the tests end their processes with it
@@ -99,6 +100,25 @@ def run_bench(tmp_path, *args, fault="", devices=2, timeout=600, **env):
     return proc, data
 
 
+def grid_options(**given):
+    """``getoption`` of ``pytest bench`` with the registered defaults and ``given`` values."""
+    from bench.plugin.options import add_options
+
+    defaults = {}
+
+    class Group:
+        def addoption(self, flag, default=None, action=None, help=None):
+            defaults[flag.lstrip("-").replace("-", "_")] = False if action == "store_true" else default
+
+    class Parser:
+        def getgroup(self, *args):
+            return Group()
+
+    add_options(Parser())
+    values = {**defaults, "benchmark_min_rounds": None, "benchmark_max_time": None, **given}
+    return values.__getitem__
+
+
 # -- distributed -----------------------------------------------------------------------------
 
 def all_ok(ok: bool) -> bool:
@@ -133,3 +153,70 @@ def cuda_plugin_installed() -> bool:
     from bench.system import accelerators as acc
 
     return any(re.fullmatch(acc.PLUGINS["cuda"], n) for n in acc.plugins())
+
+
+# -- a stand-in for NVML (pynvml) ------------------------------------------------------------
+
+class NVMLError(Exception):
+    pass
+
+
+class NotSupported(NVMLError):
+    pass
+
+
+def fake_nvml(**over):
+    """A ``pynvml`` stand-in with one GPU; ``over`` replaces its answers (a callable or a value)."""
+    answers = dict(
+        name="NVIDIA H200", processes=[], sm=345, mem=2619, sm_max=1980, mem_max=2619, reasons=0x1,
+        persistence=1, temperature=31, slowdown=90, power=700_000, default_power=700_000, ecc=0,
+        energy=[1_000_000, 1_450_000], usage=450_000, violations=[0, 0],
+    )
+    answers.update(over)
+
+    def answer(key):
+        def get(*_):
+            value = answers[key]
+            if isinstance(value, Exception):
+                raise value
+            return value
+        return get
+
+    def series(key):  # the next of the answers on each call, then the last one again
+        calls = []
+
+        def get(*_):
+            values = answers[key]
+            if isinstance(values, Exception):
+                raise values
+            calls.append(1)
+            return values[min(len(calls), len(values)) - 1]
+        return get
+
+    violation = series("violations")
+    m = types.SimpleNamespace(
+        NVMLError=NVMLError, NVMLError_NotSupported=NotSupported,
+        NVML_CLOCK_SM=0, NVML_CLOCK_MEM=2, NVML_TEMPERATURE_GPU=0, NVML_TEMPERATURE_THRESHOLD_SLOWDOWN=1,
+        NVML_MEMORY_ERROR_TYPE_UNCORRECTED=1, NVML_VOLATILE_ECC=0,
+        nvmlClocksThrottleReasonGpuIdle=0x1, nvmlClocksThrottleReasonApplicationsClocksSetting=0x2,
+        nvmlClocksThrottleReasonSwPowerCap=0x4, nvmlClocksThrottleReasonHwSlowdown=0x8,
+        nvmlClocksThrottleReasonUserDefinedClocks=0x100, nvmlClocksThrottleReasonSwThermalSlowdown=0x20,
+        nvmlClocksThrottleReasonHwThermalSlowdown=0x40, nvmlClocksThrottleReasonHwPowerBrakeSlowdown=0x80,
+        nvmlInit=lambda: None, nvmlShutdown=lambda: None, nvmlDeviceGetCount=lambda: 1,
+        nvmlDeviceGetHandleByIndex=lambda i: f"h{i}", nvmlDeviceGetName=lambda h: answers["name"].encode(),
+        nvmlDeviceGetComputeRunningProcesses=answer("processes"),
+        nvmlDeviceGetClockInfo=lambda h, kind: answers["sm" if kind == 0 else "mem"],
+        nvmlDeviceGetMaxClockInfo=lambda h, kind: answers["sm_max" if kind == 0 else "mem_max"],
+        nvmlDeviceGetCurrentClocksThrottleReasons=answer("reasons"),
+        nvmlDeviceGetPersistenceMode=answer("persistence"), nvmlDeviceGetTemperature=answer("temperature"),
+        nvmlDeviceGetTemperatureThreshold=answer("slowdown"),
+        nvmlDeviceGetPowerManagementLimit=answer("power"),
+        nvmlDeviceGetPowerManagementDefaultLimit=answer("default_power"),
+        nvmlDeviceGetTotalEccErrors=answer("ecc"),
+        nvmlDeviceGetTotalEnergyConsumption=series("energy"), nvmlDeviceGetPowerUsage=answer("usage"),
+        NVML_PERF_POLICY_POWER=0, NVML_PERF_POLICY_THERMAL=1,
+        nvmlDeviceGetViolationStatus=lambda h, policy: types.SimpleNamespace(
+            violationTime=violation() if policy == 0 else 0),
+        nvmlDeviceGetHandleByUUID=lambda uuid: f"h-{uuid}",
+    )
+    return m

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from helpers import TINY, run_bench
+from helpers import TINY, grid_options, run_bench
 from bench.measure import timing
 
 @pytest.fixture(scope="module")
@@ -248,25 +248,6 @@ def test_a_run_whose_every_case_fails_still_writes_its_json(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary or partial file left
 
 
-def grid_options(**given):
-    """``getoption`` of ``pytest bench`` with the registered defaults and ``given`` values."""
-    from bench.plugin.options import add_options
-
-    defaults = {}
-
-    class Group:
-        def addoption(self, flag, default=None, action=None, help=None):
-            defaults[flag.lstrip("-").replace("-", "_")] = False if action == "store_true" else default
-
-    class Parser:
-        def getgroup(self, *args):
-            return Group()
-
-    add_options(Parser())
-    values = {**defaults, "benchmark_min_rounds": None, "benchmark_max_time": None, **given}
-    return values.__getitem__
-
-
 FOUR_CPUS = {f"cpu:{i}": {"id": f"cpu:{i}", "process_index": 0} for i in range(4)}
 
 
@@ -304,6 +285,10 @@ def test_bad_grid_options_name_the_value_and_what_is_allowed(given, needles):
         (dict(es_compile_rounds="2"), ["--es-compile-rounds", "2", ">= 3"]),
         (dict(es_distributed_timeouts="60,20"), ["--es-distributed-timeouts", "'60,20'", "INIT,HEARTBEAT,SHUTDOWN"]),
         (dict(es_peak_flops="cpu=fast"), ["--es-peak-flops", "'cpu=fast'", "KIND=FLOPS"]),
+        (dict(es_runtime_workers="0"), ["--es-runtime-workers", "0", ">= 1"]),
+        (dict(es_runtime_workers="many"), ["--es-runtime-workers", "'many'", "int"]),
+        (dict(es_isolate="none", es_runtime_workers="3"), ["--es-runtime-workers", "3", "--es-isolate none",
+                                                           "--es-isolate process"]),
     ],
 )
 def test_bad_run_options_name_the_value_and_what_is_allowed(given, needles):

@@ -12,7 +12,7 @@ import time
 import types
 
 from bench.system import checks
-from helpers import PY, ROOT, child_env, cuda_plugin_installed, fake_nvidia_smi, kill_group, run
+from helpers import PY, ROOT, NVMLError, NotSupported, child_env, cuda_plugin_installed, fake_nvidia_smi, fake_nvml, kill_group, run
 
 STATUSES = {"OK", "WARN", "INFO"}
 ALWAYS = {"jax.versions", "jax.devices", "cpu.governor", "cpu.boost", "cpu.load", "cpu.processes", "memory.free",
@@ -127,8 +127,10 @@ def test_environment_that_changes_figures(tmp_path):
     cache = tmp_path / ".nv" / "ComputeCache" / "a"
     cache.mkdir(parents=True)
     (cache / "kernel").write_bytes(b"x" * 4096)
-    assert env({})["env.compilation_cache"]["status"] == "WARN"
+    # esperf's workers set CUDA_CACHE_DISABLE=1 (bench/system/caches.py) unless the user chose otherwise
+    assert env({})["env.compilation_cache"]["status"] == "OK" and "not read" in env({})["env.compilation_cache"]["detail"]
     assert env({"CUDA_CACHE_DISABLE": "1"})["env.compilation_cache"]["status"] == "OK"
+    assert env({"CUDA_CACHE_DISABLE": "0"})["env.compilation_cache"]["status"] == "WARN"
     assert env({}, nvidia=False)["env.compilation_cache"]["status"] == "OK"
     assert env({"XLA_PYTHON_CLIENT_ALLOCATOR": "platform"})["env.gpu_memory"]["status"] == "WARN"
     frac = env({"XLA_PYTHON_CLIENT_MEM_FRACTION": ".5"})["env.gpu_memory"]
@@ -138,53 +140,6 @@ def test_environment_that_changes_figures(tmp_path):
 
 
 # -- NVIDIA GPUs, on a fake NVML ------------------------------------------------------------------
-
-class NVMLError(Exception):
-    pass
-
-
-class NotSupported(NVMLError):
-    pass
-
-
-def fake_nvml(**over):
-    """A ``pynvml`` stand-in with one GPU; ``over`` replaces its answers (a callable or a value)."""
-    answers = dict(
-        name="NVIDIA H200", processes=[], sm=345, mem=2619, sm_max=1980, mem_max=2619, reasons=0x1,
-        persistence=1, temperature=31, slowdown=90, power=700_000, default_power=700_000, ecc=0,
-    )
-    answers.update(over)
-
-    def answer(key):
-        def get(*_):
-            value = answers[key]
-            if isinstance(value, Exception):
-                raise value
-            return value
-        return get
-
-    m = types.SimpleNamespace(
-        NVMLError=NVMLError, NVMLError_NotSupported=NotSupported,
-        NVML_CLOCK_SM=0, NVML_CLOCK_MEM=2, NVML_TEMPERATURE_GPU=0, NVML_TEMPERATURE_THRESHOLD_SLOWDOWN=1,
-        NVML_MEMORY_ERROR_TYPE_UNCORRECTED=1, NVML_VOLATILE_ECC=0,
-        nvmlClocksThrottleReasonGpuIdle=0x1, nvmlClocksThrottleReasonApplicationsClocksSetting=0x2,
-        nvmlClocksThrottleReasonSwPowerCap=0x4, nvmlClocksThrottleReasonHwSlowdown=0x8,
-        nvmlClocksThrottleReasonUserDefinedClocks=0x100, nvmlClocksThrottleReasonSwThermalSlowdown=0x20,
-        nvmlClocksThrottleReasonHwThermalSlowdown=0x40, nvmlClocksThrottleReasonHwPowerBrakeSlowdown=0x80,
-        nvmlInit=lambda: None, nvmlShutdown=lambda: None, nvmlDeviceGetCount=lambda: 1,
-        nvmlDeviceGetHandleByIndex=lambda i: f"h{i}", nvmlDeviceGetName=lambda h: answers["name"].encode(),
-        nvmlDeviceGetComputeRunningProcesses=answer("processes"),
-        nvmlDeviceGetClockInfo=lambda h, kind: answers["sm" if kind == 0 else "mem"],
-        nvmlDeviceGetMaxClockInfo=lambda h, kind: answers["sm_max" if kind == 0 else "mem_max"],
-        nvmlDeviceGetCurrentClocksThrottleReasons=answer("reasons"),
-        nvmlDeviceGetPersistenceMode=answer("persistence"), nvmlDeviceGetTemperature=answer("temperature"),
-        nvmlDeviceGetTemperatureThreshold=answer("slowdown"),
-        nvmlDeviceGetPowerManagementLimit=answer("power"),
-        nvmlDeviceGetPowerManagementDefaultLimit=answer("default_power"),
-        nvmlDeviceGetTotalEccErrors=answer("ecc"),
-    )
-    return m
-
 
 GPU_CHECKS = ["gpu0.name", "gpu0.processes", "gpu0.clocks", "gpu0.locked", "gpu0.persistence", "gpu0.temperature",
               "gpu0.power", "gpu0.throttle", "gpu0.ecc"]

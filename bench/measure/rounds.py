@@ -12,7 +12,7 @@ import math
 import jax
 
 from bench.case import Case, CaseFailed, Settings
-from bench.measure import targets, timing
+from bench.measure import energy, targets, timing
 from bench.measure.memory import memory_analysis
 from bench.measure.placement import Placement, jax_devices
 
@@ -81,7 +81,8 @@ def measure_compile_round(case: Case, settings: Settings, built=None) -> dict:
     ``built`` the target's inputs are abstract (a compile needs their shapes, dtypes and
     shardings, not their values): an esperf round compiles nothing but the case itself.
     The process's one-off compiler set-up is paid before, by the worker's backend warm-up
-    (:mod:`bench.isolation.worker`: a tiny function jitted and run on the case's devices).
+    (:func:`bench.isolation.worker._warm_up`: an elementwise op, a matmul and an eigh, jitted and
+    run on the case's devices).
     """
     if built is None:
         built = build(case, settings, abstract=True)
@@ -101,7 +102,8 @@ def measure_compile_round(case: Case, settings: Settings, built=None) -> dict:
 def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[float], dict]:
     """Compile and warm up the case, then time guarded rounds that only execute.
 
-    Returns (seconds per round, extra_info). Every round blocks until ready and, for a
+    Returns (seconds per round, extra_info; ``first_run_s`` is the first execution after the
+    compile, the warm-up, timed apart). Every round blocks until ready and, for a
     whole generation, carries the state to the next; a ``jax.monitoring`` listener fails
     the case if anything is traced or compiled during the rounds. With ``sync`` (a
     multi-process run: ``agree``, ``rounds``, ``before_round``) every process builds the
@@ -115,13 +117,17 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         runner = timing.ChainedRunner(compiled, target.args[0])
     else:
         runner = timing.RepeatRunner(compiled, target.args)
-    # Warm-up: first executions pay one-off allocation and thunk set-up costs.
-    runner()
+    # Warm-up: the first execution pays one-off allocation, loading and thunk set-up costs;
+    # timed (blocked until ready) as first_run_s, the figure a user pays once, apart from the rounds.
+    (first_run_s,) = timing.time_rounds(runner, 1, before_round)
     (per_round,) = timing.time_rounds(runner, 1, before_round)
     rounds = settings.runtime_rounds or timing.rounds_for(per_round, settings.max_time, settings.min_runtime_rounds)
     if sync is not None:
         rounds = sync.rounds(rounds)
+    meter = energy.Meter(devices)
+    before = meter.read()  # outside the guarded rounds: NVML or sysfs reads, never during a round
     samples, events = timing.guarded_rounds(lambda: timing.time_rounds(runner, rounds, before_round))
+    after = meter.read()
     check_placement(runner.last, devices)
     flops, flops_error = target.flops_fn(compiled)
     info.update(
@@ -129,10 +135,63 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         executions=rounds + 2,  # the warm-up and the calibration round (untimed) + the timed rounds
         state_checksum=state_checksum(runner.carry) if target.chain else None,
         first_compile_s=stages.total_s,
+        first_run_s=first_run_s,
         flops=flops if flops is None or math.isfinite(flops) else None,
         **({"flops_error": flops_error} if flops_error else {}),
         **memory_analysis(compiled),
+        **meter.figures(before, after, rounds),
     )
+    return samples, info
+
+
+def worker_shares(settings: Settings, workers: int) -> list[Settings]:
+    """The settings of each of ``workers`` fresh workers that share one runtime case's rounds.
+
+    A fixed ``runtime_rounds`` R is split as evenly as it goes (R // N, one more for the first
+    R % N workers, at least one each: N > R gives N rounds); otherwise each worker fills
+    ``max_time / N`` with at least ``ceil(min_runtime_rounds / N)`` rounds, so that the case
+    takes about as long as with one worker.
+    """
+    from dataclasses import replace
+
+    if workers == 1:
+        return [settings]
+    if settings.runtime_rounds is not None:
+        r = settings.runtime_rounds
+        return [replace(settings, runtime_rounds=max(1, r // workers + (i < r % workers))) for i in range(workers)]
+    share = replace(settings, max_time=settings.max_time / workers,
+                    min_runtime_rounds=math.ceil(settings.min_runtime_rounds / workers))
+    return [share] * workers
+
+
+def runtime_figures(results: list[tuple[list[float], dict]]) -> tuple[list[float], dict]:
+    """Samples and extra_info of a runtime case from its workers' (samples, info), in start
+    order: every round of every worker, and per worker its median, round count and first run.
+    The first worker's info speaks for the rest (its state_checksum, FLOPs, XLA's plan), with
+    ``executions`` summed over the workers."""
+    import statistics
+
+    samples = [t for worker_samples, _ in results for t in worker_samples]
+    info = dict(results[0][1])
+    info.update(
+        runtime_workers=len(results),
+        worker_medians=[statistics.median(w) for w, _ in results],
+        worker_rounds=[len(w) for w, _ in results],
+        first_run_s=[i["first_run_s"] for _, i in results],
+        executions=sum(i["executions"] for _, i in results),
+    )
+    if len(results) > 1:
+        joules = [(i.get("energy_j"), len(w)) for w, i in results]
+        if all(j is not None for j, _ in joules):  # per generation, over every worker's rounds
+            info["energy_j"] = sum(j * n for j, n in joules) / sum(n for _, n in joules)
+        else:
+            info.update(energy_j=None, energy_source=None,
+                        energy_unavailable=next(i.get("energy_unavailable") for _, i in results
+                                                if i.get("energy_j") is None) or "a worker had no energy reading")
+        if "device_state" in info:
+            info["device_state"] = [i.get("device_state") for _, i in results]
+            seen = {r for _, i in results for r in i.get("throttle_reasons", [])}
+            info["throttle_reasons"] = [r for r in energy.THROTTLE if r in seen]
     return samples, info
 
 
@@ -163,6 +222,8 @@ def rates(info: dict, median: float, settings: Settings) -> dict:
         return out  # env steps per second of a compile figure would mean nothing
     if info.get("env_steps"):
         out["env_steps_per_s"] = info["env_steps"] / median
+        if info.get("energy_j"):
+            out["env_steps_per_joule"] = info["env_steps"] / info["energy_j"]
     if info.get("flops") is not None:
         out["flops_per_s"] = info["flops"] / median
         peaks = settings.peak_flops or {}

@@ -15,6 +15,9 @@ from bench.validate import parse_positive_int
 from reports import schema
 
 ISOLATION = ("process", "none")
+# Worker processes per runtime case by default: one on a CPU; on an accelerator each worker is
+# one draw of XLA's autotuner and of the executable's loading, so three.
+RUNTIME_WORKERS = {"cpu": 1, "gpu": 3, "tpu": 3}
 
 
 def add_options(parser) -> None:
@@ -52,6 +55,12 @@ def add_options(parser) -> None:
         "--es-runtime-rounds",
         default=None,
         help="timed generations per runtime case (default: enough for --benchmark-max-time, at least 20)",
+    )
+    group.addoption(
+        "--es-runtime-workers",
+        default=None,
+        help="fresh worker processes per runtime case; its rounds are split across them, each compiles and "
+        "warms up on its own (default: 1 on cpu, 3 on gpu and tpu; only with --es-isolate process)",
     )
     group.addoption(
         "--es-unroll", default="1", help="lax.scan unroll of the episode loop (default: 1; choose by measurement)"
@@ -108,6 +117,13 @@ class RunOptions:
     distributed_timeouts: tuple[float, float, float]  # INIT, HEARTBEAT, SHUTDOWN seconds
     case_timeout: float  # seconds a worker may take
     settings: Settings
+    runtime_workers: int | None = None  # None: RUNTIME_WORKERS by the case's platform
+
+    def workers_for(self, platform: str) -> int:
+        """Fresh worker processes for one runtime case on ``platform`` (1 in-process)."""
+        if self.isolation != "process":
+            return 1
+        return self.runtime_workers or RUNTIME_WORKERS.get(platform, 1)
 
 
 def parse_seconds(option: str, text) -> float:
@@ -158,4 +174,11 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
     )
     timeouts = parse_timeouts(getoption("es_distributed_timeouts"))
-    return RunOptions(isolation, timeouts, parse_seconds("--es-case-timeout", getoption("es_case_timeout")), settings)
+    workers = getoption("es_runtime_workers")
+    workers = None if workers is None else parse_positive_int("--es-runtime-workers", workers)
+    if workers is not None and workers > 1 and isolation != "process":
+        why = "--es-distributed measures in-process" if distributed else "--es-isolate none measures in-process"
+        raise ValueError(f"--es-runtime-workers: {workers} is not allowed here: {why}, in one process by design; "
+                         "give 1 or use --es-isolate process")
+    return RunOptions(isolation, timeouts, parse_seconds("--es-case-timeout", getoption("es_case_timeout")), settings,
+                      workers)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import pytest
 
@@ -52,10 +52,12 @@ def _discover(workers, options: RunOptions) -> dict:
             raise pytest.UsageError(f"could not list the devices in a worker process: {err}") from None
     else:
         from bench.measure.timing import disable_persistent_cache, limit_blas_threads
+        from bench.system.caches import cold_caches
         from bench.system.survey import machine_survey
 
+        cold = cold_caches()  # this process measures: before its backend starts
         disable_persistent_cache()
-        found = {**machine_survey(), "blas_threads": limit_blas_threads(settings.blas_threads)}
+        found = {**machine_survey(), "blas_threads": limit_blas_threads(settings.blas_threads), "cold_caches": cold}
     found["devices"] = {d["id"]: d for d in found["jax"]["devices"]}
     return found
 
@@ -114,6 +116,7 @@ class Session:
     distributed: bool
     old_sigterm: object = None
     processes: list | None = None  # every process's machine info, in process order (distributed)
+    unstable: list = field(default_factory=list)  # (item name, reasons with figures) of unstable cases
 
     # -- start and end -------------------------------------------------------------------
     @classmethod
@@ -221,6 +224,14 @@ class Session:
             benchmark._mode = benchmark._mode or "esperf"
         _record(benchmark, samples)
         info.update(rates(info, statistics.median(samples), self.options.settings))
+        if case.phase == "runtime":
+            from bench.measure import stability
+
+            throttled = info.get("throttle_reasons") or []
+            info["unstable"] = stability.unstable(samples, info.get("worker_medians"), throttled)
+            if info["unstable"]:
+                why = stability.describe(samples, info.get("worker_medians"), info["unstable"], throttled)
+                self.unstable.append((item_name(case), why))
         benchmark.extra_info.update(info)
         return info
 
@@ -231,17 +242,20 @@ class Session:
         return self._measure_here(case)
 
     def _measure_in_workers(self, case: Case) -> tuple[list[float], dict]:
-        from bench.measure.rounds import compile_figures
+        from bench.measure.rounds import compile_figures, runtime_figures, worker_shares
 
         settings, timeout = self.options.settings, self.options.case_timeout
         request = {"case": case.to_json(), "settings": asdict(settings)}
         if case.phase == "runtime":
-            r = self.workers.run({**request, "mode": "runtime"}, timeout)
-            samples, info, workers = r["samples"], r["info"], [r]
+            shares = worker_shares(settings, self.options.workers_for(case.platform))
+            workers = [self.workers.run({**request, "settings": asdict(share), "mode": "runtime"}, timeout)
+                       for share in shares]
+            samples, info = runtime_figures([(w["samples"], w["info"]) for w in workers])
         else:
             workers = [self.workers.run({**request, "mode": "compile"}, timeout)
                        for _ in range(settings.compile_rounds)]
             samples, info = compile_figures(workers)
+            info["compile_warm_autotune"] = False  # every round a fresh process: autotuned from cold
         # the round whose case needed the most memory speaks for the case
         top = max(workers, key=lambda w: w["peak_memory_bytes"] - w["baseline_memory_bytes"])
         info.update(
@@ -269,7 +283,7 @@ class Session:
 
             sync = ProcessSync()
         if case.phase == "runtime":
-            samples, info = measure.measure_runtime(case, settings, sync)
+            samples, info = measure.runtime_figures([measure.measure_runtime(case, settings, sync)])
         else:
             built = measure.build(case, settings, sync)
             compile_rounds = []
@@ -278,6 +292,9 @@ class Session:
                     sync.before_round()
                 compile_rounds.append(measure.measure_compile_round(case, settings, built))
             samples, info = measure.compile_figures(compile_rounds)
+            # XLA:GPU keeps its autotuning results for the process: in one process the rounds after
+            # the first still compile but skip autotuning, so they understate a cold compile.
+            info["compile_warm_autotune"] = case.platform == "gpu" and len(compile_rounds) > 1
         if sync:
             samples = sync.slowest(samples)
         local = [d for d in jax_devices(case.devices) if d.process_index == jax.process_index()]
@@ -320,6 +337,16 @@ class Session:
             for line in self.header():
                 reporter.write_line(line)
 
+    def terminal_summary(self, reporter) -> None:
+        """``pytest_terminal_summary``: one line per unstable runtime case, with its reasons."""
+        if not self.unstable:
+            return
+        reporter.section("esperf: unstable figures", sep="-")
+        for name, why in self.unstable:
+            reporter.write_line(f"UNSTABLE {name}: {why}")
+        reporter.write_line("(bench/measure/stability.py: the rules; more rounds, --es-runtime-workers and a "
+                            "quiet machine (python -m bench.doctor) steady a figure)")
+
     # -- the JSON ------------------------------------------------------------------------
     def header(self) -> list[str]:
         """The run header's warnings: each accelerator jax does not use, each backend that
@@ -345,6 +372,7 @@ class Session:
         machine_info["unused_accelerators"] = self.found.get("unused_accelerators", [])
         machine_info["backend_errors"] = self.found.get("backend_errors", {})
         machine_info["system_check"] = self.found.get("system_check", [])
+        machine_info["cold_caches"] = self.found.get("cold_caches", [])  # what the workers changed
         machine_info["isolation"] = self.options.isolation
         if self.workers is not None:
             machine_info["workers"] = self.workers.describe()  # how the worker processes started

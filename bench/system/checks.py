@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bench.system.accelerators import BACKEND_PLATFORM, BACKENDS, plugins, warnings
+from bench.system.caches import CACHE_FLAGS
 
 STATUSES = ("OK", "WARN", "INFO")
 LOAD_INTERVAL_S = 1.0  # how long the other processes' CPU use is sampled (pyperf samples 1 s too)
@@ -28,10 +29,6 @@ LOW_MEMORY = 0.10  # of RAM available
 TOP_PROCESSES = 5
 TEMPERATURE_MARGIN_C = 5  # this close to the slowdown threshold, the GPU is about to throttle
 TPU_LOCKFILE = "/tmp/libtpu_lockfile"
-# XLA flags that let a fresh process start warm (an autotune or kernel cache read from disk)
-CACHE_FLAGS = ("xla_gpu_per_fusion_autotune_cache_dir", "xla_gpu_load_autotune_results_from",
-               "xla_gpu_kernel_cache_file", "xla_gpu_experimental_autotune_cache_mode",
-               "xla_persistent_cache_dir")
 GPU_MEMORY_VARS = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION",
                    "XLA_PYTHON_CLIENT_ALLOCATOR")
 BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -201,7 +198,8 @@ def env_checks(environ: Mapping[str, str], home: str, nvidia: bool) -> list[dict
     cached = [f for f in CACHE_FLAGS if f in flags]
     if cached:
         out.append(check("env.xla_flags", "WARN", f"XLA_FLAGS={flags}: {', '.join(cached)} let a fresh process "
-                         "start warm, so compile figures are understated", f"remove {', '.join(cached)} from XLA_FLAGS"))
+                         "start warm (esperf's workers drop them: machine_info.cold_caches; any other jax program "
+                         "here starts warm)", f"remove {', '.join(cached)} from XLA_FLAGS"))
     elif flags:
         out.append(check("env.xla_flags", "OK", f"XLA_FLAGS={flags} (recorded in machine_info.xla_flags)"))
     else:
@@ -216,10 +214,13 @@ def env_checks(environ: Mapping[str, str], home: str, nvidia: bool) -> list[dict
     text = ("jax's persistent compilation cache is off in esperf's workers"
             + (f"; JAX_COMPILATION_CACHE_DIR={environ['JAX_COMPILATION_CACHE_DIR']} is not read"
                if environ.get("JAX_COMPILATION_CACHE_DIR") else ""))
-    if size and nvidia and environ.get("CUDA_CACHE_DISABLE") != "1":
+    if size and nvidia and environ.get("CUDA_CACHE_DISABLE", "1") != "1":
         out.append(check("env.compilation_cache", "WARN", f"{text}; the CUDA driver's JIT cache {cache} holds "
-                         f"{size / 2**20:.1f} MiB: a fresh process may load kernels from it",
-                         f"CUDA_CACHE_DISABLE=1, or rm -rf {cache}"))
+                         f"{size / 2**20:.1f} MiB and CUDA_CACHE_DISABLE={environ['CUDA_CACHE_DISABLE']}: a fresh "
+                         "worker may load kernels from it", f"unset CUDA_CACHE_DISABLE, or rm -rf {cache}"))
+    elif size and nvidia:
+        out.append(check("env.compilation_cache", "OK", f"{text}; the CUDA driver's JIT cache {cache} holds "
+                         f"{size / 2**20:.1f} MiB, not read: esperf's workers run with CUDA_CACHE_DISABLE=1"))
     else:
         out.append(check("env.compilation_cache", "OK", text + (f"; {cache} is empty or absent" if nvidia else "")))
 

@@ -1,0 +1,96 @@
+"""Device state and energy around the timed rounds (bench/measure/energy.py): NVML on a stand-in
+module, RAPL on a fake sysfs, the reasons when neither is there, and how workers combine."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from bench.measure import energy, stability
+from bench.measure.rounds import rates, runtime_figures
+from bench.case import Settings
+from helpers import NotSupported, fake_nvml
+
+GPU0 = types.SimpleNamespace(platform="gpu", id=0, local_hardware_id=0)
+CPU0 = types.SimpleNamespace(platform="cpu", id=0)
+
+
+def around(meter, rounds=10):
+    return meter.figures(meter.read(), meter.read(), rounds)
+
+
+def test_nvml_energy_per_generation_clocks_and_no_throttling():
+    found = around(energy.Meter([GPU0], nvml=fake_nvml()))
+    assert found["energy_source"] == "nvml" and found["energy_j"] == pytest.approx((1450.0 - 1000.0) / 10)
+    (before,), (after,) = found["device_state"]["before"], found["device_state"]["after"]
+    assert before == {"sm_clock_mhz": 345, "mem_clock_mhz": 2619, "temperature_c": 31, "power_w": 450.0,
+                      "throttle_reasons": []} == after
+    assert found["throttle_reasons"] == [] and "energy_unavailable" not in found
+
+
+@pytest.mark.parametrize("over, reasons", [
+    (dict(reasons=0x20 | 0x1), ["SwThermalSlowdown"]),  # seen in a reading; GPU idle is not a slowdown
+    (dict(violations=[0, 5_000_000]), ["SwPowerCap"]),  # NVML's power-violation time grew during the rounds
+])
+def test_thermal_or_power_throttling_is_seen_and_makes_the_figure_unstable(over, reasons):
+    found = around(energy.Meter([GPU0], nvml=fake_nvml(**over)))
+    assert found["throttle_reasons"] == reasons
+    samples = [1.0] * 20
+    assert stability.unstable(samples, None, found["throttle_reasons"]) == ["throttled"]
+    assert stability.describe(samples, None, ["throttled"], reasons) == f"throttled: {reasons[0]}"
+
+
+def test_a_gpu_without_an_energy_counter_says_why():
+    found = around(energy.Meter([GPU0], nvml=fake_nvml(energy=NotSupported("Not Supported"))))
+    assert found["energy_j"] is None and found["energy_source"] is None
+    assert found["energy_unavailable"] == "NVML gives no energy counter here (Not Supported)"
+
+
+def test_cuda_visible_devices_maps_the_ordinal_to_nvml(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert energy.nvml_index(types.SimpleNamespace(id=1, local_hardware_id=1)) == 3
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-0f2d")
+    assert energy.nvml_index(GPU0) == "GPU-0f2d"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert energy.nvml_index(types.SimpleNamespace(id=5, local_hardware_id=None)) == 5
+
+
+def rapl(tmp_path, top=1000.0):
+    """A fake /sys/class/powercap with one package domain (counter at 0 J, wrapping at ``top`` J)."""
+    domain = tmp_path / "intel-rapl:0"
+    (domain / "intel-rapl:0:0").mkdir(parents=True)  # a subdomain: not summed
+    (domain / "max_energy_range_uj").write_text(str(int(top * 1e6)))
+    (domain / "energy_uj").write_text("0")
+    return domain
+
+
+def test_rapl_energy_per_generation_and_a_wrapped_counter(tmp_path):
+    domain = rapl(tmp_path)
+    meter = energy.Meter([CPU0], powercap=str(tmp_path))
+    for first, second, used in ((100.0, 130.0, 30.0), (990.0, 10.0, 20.0)):  # the second wraps at 1000 J
+        (domain / "energy_uj").write_text(str(int(first * 1e6)))
+        before = meter.read()
+        (domain / "energy_uj").write_text(str(int(second * 1e6)))
+        found = meter.figures(before, meter.read(), 10)
+        assert found == {"energy_j": pytest.approx(used / 10), "energy_source": "rapl"}
+
+
+def test_no_rapl_counters_is_a_reason_not_a_failure(tmp_path):
+    found = around(energy.Meter([CPU0], powercap=str(tmp_path / "none")))
+    assert found == {"energy_j": None, "energy_source": None,
+                     "energy_unavailable": f"no RAPL counters in {tmp_path / 'none'}"}
+    tpu = around(energy.Meter([types.SimpleNamespace(platform="tpu", id=0)]))
+    assert tpu["energy_unavailable"] == "no energy counter esperf reads on tpu"
+
+
+def test_workers_energy_is_per_generation_over_every_round_and_gives_steps_per_joule():
+    a = {"executions": 5, "first_run_s": 1.0, "energy_j": 2.0, "energy_source": "nvml",
+         "device_state": {"before": [], "after": []}, "throttle_reasons": []}
+    b = {**a, "energy_j": 4.0, "throttle_reasons": ["SwPowerCap"]}
+    _, info = runtime_figures([([1.0] * 3, a), ([1.0], b)])
+    assert info["energy_j"] == pytest.approx(2.5) and info["throttle_reasons"] == ["SwPowerCap"]
+    assert info["device_state"] == [a["device_state"], b["device_state"]]
+    _, info = runtime_figures([([1.0], a), ([1.0], {**a, "energy_j": None, "energy_unavailable": "gone"})])
+    assert info["energy_j"] is None and info["energy_unavailable"] == "gone"
+    out = rates({"phase": "runtime", "env_steps": 1000, "energy_j": 2.5}, 0.5, Settings())
+    assert out["env_steps_per_s"] == 2000 and out["env_steps_per_joule"] == 400
