@@ -36,7 +36,14 @@ in common, usage errors), 3 an internal error (one line on stderr), 141 stdout c
 
 Each side's notices (:mod:`reports.notices`: accelerators jax did not use, backends that
 failed, system check warnings) are printed above the table, prefixed ``base:`` / ``new:``;
-they change neither a verdict nor the exit status.
+they change neither a verdict nor the exit status. Below the table, each side's unstable
+cases (``extra_info.unstable``, :mod:`reports.stability`), one line each with their
+reasons; they change neither either.
+
+Where a side's one run of a case came from several worker processes
+(``extra_info.worker_rounds``), the interval resamples workers, then rounds within each
+worker drawn (a two-stage bootstrap, :func:`_two_stage_medians`), since rounds of one
+worker share that process's state.
 """
 from __future__ import annotations
 
@@ -51,6 +58,7 @@ import pandas as pd
 from scipy import stats
 
 from reports import formatting as fmt
+from reports import stability
 from reports.exit_status import EXIT_OK, EXIT_SLOWER, BadInput, OneLineParser, guarded
 from reports.load import case_key, key_strings, key_text, load
 from reports.notices import notices as machine_notices
@@ -97,13 +105,19 @@ def different_machines(base: Side, new: Side) -> bool:
 
 
 def _pooled(df: pd.DataFrame, cols: list[str]) -> dict[str, dict]:
-    """Per case key: a representative row and the case's rounds per run (file)."""
+    """Per case key: a representative row, the case's rounds per run (file), per run the rounds
+    each worker process gave (``extra_info.worker_rounds``; one worker where a row has none) and
+    the case's unstable reasons (:func:`reports.stability.union` over its rows)."""
     out: dict[str, dict] = {}
     for key, (_, row) in zip(key_strings(df, cols), df.iterrows()):
-        entry = out.setdefault(key, {"row": row, "runs": {}})
+        entry = out.setdefault(key, {"row": row, "runs": {}, "workers": {}, "unstable": []})
         entry["runs"].setdefault(row["file"], []).append(row["samples"])
+        entry["workers"].setdefault(row["file"], []).extend(
+            stability.worker_counts(row.get(stability.WORKER_ROUNDS), len(row["samples"])))
+        entry["unstable"] = stability.ordered([*entry["unstable"], *stability.reasons(row.get(stability.KEY))])
     for entry in out.values():
         entry["runs"] = [np.concatenate(r) for r in entry["runs"].values()]
+        entry["workers"] = list(entry["workers"].values())
     return out
 
 
@@ -123,15 +137,50 @@ def min_p_value(n: int, m: int) -> float:
     return min(1.0, math.exp(math.log(2.0) - log_comb))
 
 
-def _bootstrap_medians(runs: list[np.ndarray], rng: np.random.Generator, n_resamples: int) -> np.ndarray:
+def _clusters(run: np.ndarray, counts: list[int] | None) -> list[np.ndarray]:
+    """One run's rounds cut into its workers' consecutive blocks (``counts`` rounds each);
+    the whole run as one block where ``counts`` is None or does not add up to its length."""
+    if not counts or sum(counts) != len(run):
+        return [run]
+    return np.split(run, np.cumsum(counts)[:-1])
+
+
+def _two_stage_medians(workers: list[np.ndarray], rng: np.random.Generator, n_resamples: int) -> np.ndarray:
+    """Bootstrap replicates of the median of one run whose rounds came from several worker processes.
+
+    The two-stage bootstrap of Davison & Hinkley 1997, sec. 3.8: draw as many workers as there
+    are, with replacement, then within each worker drawn as many of its rounds as it has, with
+    replacement. Why: rounds of one worker share that process's state (its memory layout, its
+    core, its clock), so workers that disagree are fewer independent units than their rounds;
+    resampling the workers carries their disagreement into the interval.
+    """
+    k = len(workers)
+    picks = rng.integers(0, k, size=(n_resamples, k))
+    sizes = {len(w) for w in workers}
+    if len(sizes) == 1:  # equal worker lengths: one vectorised draw
+        n = sizes.pop()
+        inner = rng.integers(0, n, size=(n_resamples, k, n))
+        return np.median(np.stack(workers)[picks[:, :, None], inner].reshape(n_resamples, -1), axis=1)
+    return np.array([np.median(np.concatenate([workers[j][rng.integers(0, len(workers[j]), len(workers[j]))]
+                                               for j in p])) for p in picks])
+
+
+def _bootstrap_medians(runs: list[np.ndarray], rng: np.random.Generator, n_resamples: int,
+                       workers: list[list[int]] | None = None) -> np.ndarray:
     """Bootstrap replicates of the median of one side's pooled rounds.
 
-    One run: resample its rounds with replacement. Two or more runs: the clustered
-    bootstrap (Davison & Hinkley 1997, *Bootstrap Methods and their Application*,
-    sec. 3.8, resampling the top-level units of hierarchical data): draw as many runs
-    as there are, with replacement, and take all rounds of the runs drawn.
+    One run of one worker: resample its rounds with replacement. One run of several workers
+    (``workers[0]``: the rounds of each, ``extra_info.worker_rounds``): the two-stage
+    bootstrap of :func:`_two_stage_medians`. Two or more runs: the clustered bootstrap
+    (Davison & Hinkley 1997, *Bootstrap Methods and their Application*, sec. 3.8, resampling
+    the top-level units of hierarchical data): draw as many runs as there are, with
+    replacement, and take all rounds of the runs drawn (the workers inside a run then need no
+    stage of their own: a drawn run brings all of its workers' disagreement with it).
     """
     if len(runs) == 1:
+        blocks = _clusters(runs[0], workers[0] if workers else None)
+        if len(blocks) > 1:
+            return _two_stage_medians(blocks, rng, n_resamples)
         x = runs[0]
         return np.median(x[rng.integers(0, len(x), size=(n_resamples, len(x)))], axis=1)
     k = len(runs)
@@ -141,19 +190,28 @@ def _bootstrap_medians(runs: list[np.ndarray], rng: np.random.Generator, n_resam
     return np.array([np.median(np.concatenate([runs[j] for j in p])) for p in picks])
 
 
-def ratio_ci(base_runs: list[np.ndarray], new_runs: list[np.ndarray], alpha: float, seed: int = 0):
+def _several_workers(runs: list[np.ndarray], workers: list[list[int]] | None) -> bool:
+    """Whether a one-run side splits into two or more worker blocks (:func:`_clusters`)."""
+    return len(runs) == 1 and bool(workers) and len(_clusters(runs[0], workers[0])) > 1
+
+
+def ratio_ci(base_runs: list[np.ndarray], new_runs: list[np.ndarray], alpha: float, seed: int = 0,
+             base_workers: list[list[int]] | None = None, new_workers: list[list[int]] | None = None):
     """Percentile bootstrap interval (level 1 - alpha) of median(NEW) / median(BASE).
 
-    Both sides one run: ``scipy.stats.bootstrap`` over the rounds. Otherwise each side
-    is resampled independently by :func:`_bootstrap_medians` (clustered where the side has
-    several runs), and the interval is the alpha/2 and 1 - alpha/2 percentiles of the
+    ``base_workers``/``new_workers``: per run, the rounds each worker process gave (``None``:
+    one worker per run). Both sides one run of one worker: ``scipy.stats.bootstrap`` over the
+    rounds. Otherwise each side is resampled independently by :func:`_bootstrap_medians`
+    (clustered over runs where the side has several, two-stage over workers where its one run
+    has several), and the interval is the alpha/2 and 1 - alpha/2 percentiles of the
     replicate ratios. (NaN, NaN) when a side has fewer than 2 rounds.
     """
     base, new = np.concatenate(base_runs), np.concatenate(new_runs)
     if len(base) < 2 or len(new) < 2 or not np.median(base) > 0:
         return math.nan, math.nan
     rng = np.random.default_rng(seed)
-    if len(base_runs) == 1 and len(new_runs) == 1:
+    clustered = _several_workers(base_runs, base_workers) or _several_workers(new_runs, new_workers)
+    if len(base_runs) == 1 and len(new_runs) == 1 and not clustered:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # degenerate (all-equal) samples warn; the interval is still right
             ci = stats.bootstrap(
@@ -161,26 +219,29 @@ def ratio_ci(base_runs: list[np.ndarray], new_runs: list[np.ndarray], alpha: flo
                 confidence_level=1.0 - alpha, method="percentile", rng=rng,
             ).confidence_interval
         return float(ci.low), float(ci.high)
-    ratios = _bootstrap_medians(new_runs, rng, N_RESAMPLES) / _bootstrap_medians(base_runs, rng, N_RESAMPLES)
+    ratios = (_bootstrap_medians(new_runs, rng, N_RESAMPLES, new_workers)
+              / _bootstrap_medians(base_runs, rng, N_RESAMPLES, base_workers))
     lo, hi = np.percentile(ratios, [100.0 * alpha / 2, 100.0 * (1.0 - alpha / 2)])
     return float(lo), float(hi)
 
 
 def compare_runs(base_runs: list[np.ndarray], new_runs: list[np.ndarray], threshold: float, alpha: float,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, base_workers: list[list[int]] | None = None,
+                 new_workers: list[list[int]] | None = None) -> dict:
     """Ratio of medians NEW/BASE of the pooled rounds, its CI (:func:`ratio_ci`), the
     Mann-Whitney p-value of the pooled rounds and the verdict.
 
     ``base_runs``/``new_runs``: one array of rounds per run (file). With two or more runs
     on each side a verdict also needs every run median of one side beyond every run median
-    of the other.
+    of the other. ``base_workers``/``new_workers`` (per run, the rounds of each worker
+    process) shape only the interval, never the verdict.
     """
     base_runs = [np.asarray(r, dtype=float) for r in base_runs]
     new_runs = [np.asarray(r, dtype=float) for r in new_runs]
     base, new = np.concatenate(base_runs), np.concatenate(new_runs)
     b_med, n_med = float(np.median(base)), float(np.median(new))
     ratio = n_med / b_med if b_med > 0 else math.inf
-    lo, hi = ratio_ci(base_runs, new_runs, alpha, seed)
+    lo, hi = ratio_ci(base_runs, new_runs, alpha, seed, base_workers, new_workers)
     if np.ptp(np.concatenate([base, new])) == 0:
         p = 1.0  # every sample equal: no evidence of a difference
     else:
@@ -237,7 +298,8 @@ def compare(base: Side, new: Side, threshold: float = 0.10, alpha: float = 0.01,
     """One row per case of either side, sorted: faster, slower, unchanged, only in one side.
 
     Cases are matched on :func:`reports.load.case_key` of both sides, without the host
-    when ``cross_machine``.
+    when ``cross_machine``. ``unstable_base``/``unstable_new``: each side's unstable reasons
+    of the case (:func:`reports.stability.cell`, ``''`` when stable or not recorded).
     """
     cols = case_key([base.rows, new.rows], hosts=not cross_machine)
     b, n = _pooled(base.rows, cols), _pooled(new.rows, cols)
@@ -247,8 +309,11 @@ def compare(base: Side, new: Side, threshold: float = 0.10, alpha: float = 0.01,
     for i, key in enumerate(dict.fromkeys([*b, *n])):
         row = (b.get(key) or n.get(key))["row"]
         rec = {"case": case_label(row, cols, varying), **{c: row[c] for c in cols}}
+        rec["unstable_base"] = stability.cell(b[key]["unstable"]) if key in b else ""
+        rec["unstable_new"] = stability.cell(n[key]["unstable"]) if key in n else ""
         if key in b and key in n:
-            rec.update(compare_runs(b[key]["runs"], n[key]["runs"], threshold, alpha, seed=i))
+            rec.update(compare_runs(b[key]["runs"], n[key]["runs"], threshold, alpha, seed=i,
+                                    base_workers=b[key]["workers"], new_workers=n[key]["workers"]))
         else:
             side = b if key in b else n
             med = float(np.median(np.concatenate(side[key]["runs"])))
@@ -317,6 +382,17 @@ def notice_lines(base: Side, new: Side) -> list[str]:
     return [f"{s.name.lower()}: {line}" for s in (base, new) for line in s.notices]
 
 
+def unstable_lines(df: pd.DataFrame) -> list[str]:
+    """One line per unstable case of each side, base first: ``base: <case>: iqr (IQR / median ...)``;
+    ``[]`` when no case of either side is unstable (or the files predate the reasons).
+
+    Informational only, like the notices: an unstable figure changes no verdict and no exit status.
+    """
+    return [f"{side}: {case}: {stability.explained(stability.split_cell(text))}"
+            for side in ("base", "new") for case, text in zip(df["case"], df[f"unstable_{side}"])
+            if stability.is_unstable(text)]
+
+
 def _number_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
     def parse(text: str) -> float:
         try:
@@ -373,6 +449,10 @@ def _run(args) -> int:
         print("notices (a machine not fit to be measured; python -m bench.doctor explains):")
         print("\n".join(f"  {line}" for line in notes))
     print(format_table(result, args.alpha))
+    shaky = unstable_lines(result)
+    if shaky:
+        print(f"{stability.HEADING.lower()} (their timing did not hold steady; they change no verdict):")
+        print("\n".join(f"  {line}" for line in shaky))
     print(summary_line(result, args.threshold, args.alpha))
     return EXIT_SLOWER if result["verdict"].eq("slower").any() else EXIT_OK
 

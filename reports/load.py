@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports import stability
 from reports.exit_status import BadInput
 from reports.schema import CASE_DEFAULTS, CASE_FIELDS, SCHEMA_VERSION
 
@@ -142,6 +143,9 @@ def validate(path, data) -> None:
                 raise BadInput(path, f"{what}: stats.data holds a value that is not a finite number >= 0")
         elif not _is_number(stats.get("median")):
             raise BadInput(path, f"{what} has neither stats.data nor a numeric stats.median")
+        problem = stability.check_row(info, len(samples) if isinstance(samples, list) else None)
+        if problem:
+            raise BadInput(path, f"{what}: {problem}")
 
 
 def key_text(value) -> str:

@@ -2,7 +2,9 @@
 
 Every figure function takes the summary table (:func:`reports.tables.summary`) and a
 :class:`Style` and returns a matplotlib Figure, or a string saying why there is nothing
-to plot (the report then notes the plot as skipped).
+to plot (the report then notes the plot as skipped). The figures of runtime rounds
+(runtime, env steps/s, speedup, FLOP/s, % of peak) draw an unstable case's point
+(:mod:`reports.stability`) with a hollow marker, every other point filled.
 """
 from __future__ import annotations
 
@@ -27,9 +29,10 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from reports import formatting as fmt  # noqa: E402
-from reports import tables  # noqa: E402
+from reports import stability, tables  # noqa: E402
 
 DPI = 200
+UNSTABLE_GID = "unstable"  # the gid of the hollow markers of unstable cases (the tests find them by it)
 IMPL_STYLE = {"esperf": ("-", "o"), "evosax": ("--", "s")}
 _EXTRA_STYLES = [(":", "^"), ("-.", "D"), ((0, (5, 1)), "v")]
 
@@ -146,10 +149,13 @@ def spaced_ticks(values, min_ratio: float = 1.6) -> list[float]:
 
 def line_facets(
     df: pd.DataFrame, y: str, lo: str, hi: str, ylabel: str, title: str, style: Style, ref: float | None = None,
-    phase: str = "runtime", y_unit: str = "", compact: bool = False,
+    phase: str = "runtime", y_unit: str = "", compact: bool = False, mark_unstable: bool = False,
 ):
     """``y`` vs population size (log-log), one line per device label, IQR band ``lo``..``hi``;
-    rows: strategy, columns: env and evals. Failed cases of ``phase`` are marked with x on the axis."""
+    rows: strategy, columns: env and evals. Failed cases of ``phase`` are marked with x on the axis.
+
+    ``mark_unstable``: a case whose ``unstable`` cell names a reason (:mod:`reports.stability`)
+    gets a hollow marker (white inside, gid :data:`UNSTABLE_GID`), every other point a filled one."""
     df = df.dropna(subset=[y, "popsize"]).copy()
     df = df[df[y] > 0]
     if df.empty:
@@ -180,7 +186,12 @@ def line_facets(
             ls, marker = style.impl_style(impl)
             if s[lo].notna().any():
                 ax.fill_between(s["popsize"], s[lo], s[hi], color=color, alpha=0.22, lw=0)
-            ax.plot(s["popsize"], s[y], color=color, ls=ls, marker=marker, ms=5, lw=1.8)
+            shaky = unstable_mask(s) if mark_unstable else np.zeros(len(s), dtype=bool)
+            # the line keeps every point (its data is the figure); only the stable ones get a filled marker
+            ax.plot(s["popsize"], s[y], color=color, ls=ls, marker=marker, ms=5, lw=1.8, markevery=~shaky)
+            if shaky.any():
+                ax.plot(s["popsize"][shaky], s[y][shaky], ls="", marker=marker, ms=6, mfc="white", mec=color,
+                        mew=1.5, zorder=4, gid=UNSTABLE_GID)
         if ref is not None:
             ax.axhline(ref, color="0.35", ls=":", lw=1.2, zorder=0)
         if not data.empty and not fail.empty:
@@ -222,12 +233,22 @@ def line_facets(
     if not fail.empty:
         handles.append(Line2D([], [], ls="", marker="X", ms=8, color="0.6", mec="black", mew=0.6,
                               label="failed case (see the failed table)"))
+    if mark_unstable and unstable_mask(df).any():
+        handles.append(Line2D([], [], ls="", marker="o", ms=6, mfc="white", mec="0.25", mew=1.5,
+                              label=f"hollow: unstable figure (see '{stability.HEADING}')"))
     g.figure.legend(
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, len(handles)), frameon=False
     )
     g.figure.tight_layout()
     _title(g.figure, title, style)
     return g.figure
+
+
+def unstable_mask(df: pd.DataFrame) -> np.ndarray:
+    """Per row of ``df``: whether its ``unstable`` cell names a reason (all False without the column)."""
+    if stability.KEY not in df:
+        return np.zeros(len(df), dtype=bool)
+    return df[stability.KEY].map(stability.is_unstable).to_numpy(dtype=bool)
 
 
 def _gen(summary: pd.DataFrame, phase: str) -> pd.DataFrame:
@@ -239,7 +260,7 @@ def runtime_vs_popsize(summary, style):
     if d.empty:
         return "no runtime-phase results"
     return line_facets(d, "median", "q1", "q3", "runtime per generation [s]",
-                       "Runtime of one generation (median of the rounds)", style)
+                       "Runtime of one generation (median of the rounds)", style, mark_unstable=True)
 
 
 def compile_vs_popsize(summary, style):
@@ -258,7 +279,7 @@ def _rate_facets(summary, count: str, rate: str, missing: str, ylabel: str, titl
         return missing
     n = pd.to_numeric(d[count])
     d["lo"], d["hi"] = n / d["q3"], n / d["q1"]
-    return line_facets(d, rate, "lo", "hi", ylabel, title, style, compact=True)
+    return line_facets(d, rate, "lo", "hi", ylabel, title, style, compact=True, mark_unstable=True)
 
 
 def env_steps_vs_popsize(summary, style):
@@ -276,7 +297,7 @@ def speedup_vs_cpu(summary, style):
     d["lo"], d["hi"] = d["cpu_q1"] / d["q3"], d["cpu_q3"] / d["q1"]
     return line_facets(d, "speedup_vs_cpu", "lo", "hi", "speedup over own CPU [×]",
                        "Speedup of each device over the CPU of its own machine (runtime per generation)",
-                       style, ref=1.0, y_unit="×")
+                       style, ref=1.0, y_unit="×", mark_unstable=True)
 
 
 def flops_vs_popsize(summary, style):
@@ -295,7 +316,8 @@ def pct_of_peak_vs_popsize(summary, style):
     peaks = d.drop_duplicates(["device_label", "peak_flops"])
     peak_text = "; ".join(f"{r.device_label} = {fmt.count_unit(r.peak_flops, 'FLOP/s')}" for r in peaks.itertuples())
     return line_facets(d, "pct_of_peak", "lo", "hi", "% of peak FLOP/s",
-                       f"Achieved FLOP/s as a percentage of each device's peak (peak: {peak_text})", style)
+                       f"Achieved FLOP/s as a percentage of each device's peak (peak: {peak_text})", style,
+                       mark_unstable=True)
 
 
 def memory_vs_popsize(summary, style):

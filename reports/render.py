@@ -11,6 +11,7 @@ import pandas as pd
 
 from reports import formatting as fmt
 from reports import notices as notices_text
+from reports import stability
 
 
 @dataclass
@@ -36,8 +37,17 @@ def best_table(best: pd.DataFrame) -> pd.DataFrame:
             "next best": best["next_device"],
             "× faster than next": best["x_faster_than_next"].map(fmt.ratio),
             "failed on": best["failed_on"],
+            **_unstable_column(best),
         }
     )
+
+
+def _unstable_column(df: pd.DataFrame) -> dict:
+    """``{"unstable": reasons}`` for a table of ``df``'s rows where any row is unstable; else ``{}``
+    (a report without unstable figures keeps the columns it always had)."""
+    if stability.KEY not in df or not df[stability.KEY].map(stability.is_unstable).any():
+        return {}
+    return {"unstable": df[stability.KEY].map(lambda v: v if stability.is_unstable(v) else "")}
 
 
 def impls_table(impls: pd.DataFrame) -> pd.DataFrame:
@@ -98,8 +108,53 @@ def cases_table(summary: pd.DataFrame) -> pd.DataFrame:
             "rounds": summary["rounds"].map(fmt.number),
             "env steps / s": summary["env_steps_per_s"].map(fmt.count),
             "speedup vs CPU": summary["speedup_vs_cpu"].map(fmt.ratio),
+            **_unstable_column(summary),
         }
     )
+
+
+def unstable_table(cases: pd.DataFrame) -> pd.DataFrame:
+    """``tables.unstable`` with units: device, case, popsize, evals, median, IQR, rounds, reasons."""
+    cols = ["device", "case", "popsize", "evals", "median", "IQR", "rounds", "unstable"]
+    if cases.empty:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(
+        {
+            "device": cases["device_label"],
+            "case": [_case_text(r) + ("" if r["part"] == "generation" else f" {r['part']}")
+                     for _, r in cases.iterrows()],
+            "popsize": cases["popsize"].map(fmt.number),
+            "evals": cases["num_evals"].map(fmt.number),
+            "median": cases["median"].map(fmt.seconds),
+            "IQR": cases["iqr"].map(fmt.seconds),
+            "rounds": cases["rounds"].map(fmt.number),
+            "unstable": cases[stability.KEY],
+        },
+        columns=cols,
+    )
+
+
+def _reasons_in(unstable: pd.DataFrame) -> list[str]:
+    """Every reason named in an :func:`unstable_table`, each once, in :data:`reports.stability.REASONS` order."""
+    return stability.ordered(r for v in unstable["unstable"] for r in stability.split_cell(v))
+
+
+def unstable_html(unstable: pd.DataFrame | None) -> list[str]:
+    """The unstable-figures section: what its reasons mean, then its table; nothing when no case is unstable."""
+    if unstable is None or unstable.empty:
+        return []
+    e = html.escape
+    items = [f"<li><code>{e(r)}</code>: {e(stability.describe(r))}</li>" for r in _reasons_in(unstable)]
+    return [f'<h2 id="unstable">{e(stability.HEADING)} ({len(unstable)})</h2>', f"<p>{e(stability.EXPLAIN)}</p>",
+            "<ul>", *items, "</ul>", html_table(unstable)]
+
+
+def unstable_markdown(unstable: pd.DataFrame | None) -> list[str]:
+    """:func:`unstable_html` as markdown lines; nothing when no case is unstable."""
+    if unstable is None or unstable.empty:
+        return []
+    return [f"## {stability.HEADING} ({len(unstable)})", "", stability.EXPLAIN, "",
+            *[f"- `{r}`: {stability.describe(r)}" for r in _reasons_in(unstable)], "", markdown_table(unstable)]
 
 
 def _case_text(r) -> str:
@@ -228,7 +283,10 @@ def notices_markdown(lines: list[str] | None) -> list[str]:
 def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machines: pd.DataFrame,
                best: pd.DataFrame, figures: list[Figure], failed: pd.DataFrame, cases: pd.DataFrame,
                impls: pd.DataFrame | None = None, scaling: pd.DataFrame | None = None,
-               memory: pd.DataFrame | None = None, notices: list[str] | None = None) -> None:
+               memory: pd.DataFrame | None = None, notices: list[str] | None = None,
+               unstable: pd.DataFrame | None = None) -> None:
+    """report.html; ``unstable`` (:func:`unstable_table`) adds its section above the plots, whose hollow
+    markers it explains."""
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -252,6 +310,7 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
     if memory is not None and not memory.empty:
         parts += [f"<h2>Memory per case ({len(memory)})</h2>", f"<p>{e(MEMORY_NOTE)}</p>",
                   "<details><summary>show the table</summary>", html_table(memory), "</details>"]
+    parts += unstable_html(unstable)
     parts += [
         "<h2>Plots</h2>",
     ]
@@ -279,7 +338,8 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
 def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.DataFrame, best: pd.DataFrame,
                    figures: list[Figure], failed: pd.DataFrame, impls: pd.DataFrame | None = None,
                    scaling: pd.DataFrame | None = None, memory: pd.DataFrame | None = None,
-                   notices: list[str] | None = None) -> None:
+                   notices: list[str] | None = None, unstable: pd.DataFrame | None = None) -> None:
+    """report.md: the tables of report.html but the cases table, images by relative path."""
     lines = [f"# {title}", "", *[f"{m}  " for m in meta], "", *notices_markdown(notices),
              "## Machines", "", markdown_table(machines),
              "## Best device per case", "",
@@ -291,6 +351,7 @@ def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.Data
         lines += ["## Scaling over devices", "", SCALING_NOTE, "", markdown_table(scaling)]
     if memory is not None and not memory.empty:
         lines += [f"## Memory per case ({len(memory)})", "", MEMORY_NOTE, "", markdown_table(memory)]
+    lines += unstable_markdown(unstable)
     lines += ["## Plots", ""]
     for fig in figures:
         if fig.skipped:

@@ -2,7 +2,9 @@
 
 Writes plots (PNG and SVG), summary.csv, failed.csv, report.html and report.md into --out.
 Where an input's machine was not fit to be measured (:mod:`reports.notices`), both pages
-open with its notices, above the tables, and the terminal repeats them.
+open with its notices, above the tables, and the terminal repeats them. Where a runtime
+figure is unstable (:mod:`reports.stability`), the tables list its reasons, the plots draw
+it hollow and both pages explain the reasons above the plots.
 
 Bad input (a file that is not esperf's benchmark JSON, another schema version, no cases,
 an --out that would replace an input): one line on stderr naming the file and the
@@ -115,7 +117,7 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     check_out(out, res.files)
     # Heavy imports only once the input is known to be good: bad input answers fast.
     from reports import notices as notices_text
-    from reports import plots, render, tables
+    from reports import plots, render, stability, tables
 
     summary = tables.summary(res, peak_flops)
     failed = tables.failed(res)
@@ -125,6 +127,7 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     impls = tables.implementations(summary)
     scaling = render.scaling_table(tables.scaling(summary))
     memory = render.memory_table(tables.memory(summary))
+    unstable = render.unstable_table(tables.unstable(summary))
     n = len(plots.PLOTS) + 3
     figures = []
     with Staging(out) as tmp:
@@ -158,20 +161,22 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
         render.write_html(
             tmp / "report.html", tmp, title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), cases=render.cases_table(summary), impls=impls,
-            scaling=scaling, memory=memory, notices=notices,
+            scaling=scaling, memory=memory, notices=notices, unstable=unstable,
         )
         step += 1
         progress(step, n, "report.md")
         render.write_markdown(
             tmp / "report.md", title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), impls=impls, scaling=scaling, memory=memory,
-            notices=notices,
+            notices=notices, unstable=unstable,
         )
     drawn = sum(f.skipped is None for f in figures)
     skipped = len(figures) - drawn
     wrote = f"reports: wrote {out}/report.html, report.md, summary.csv and {drawn} plots" + (
         f" ({skipped} skipped: no data)" if skipped else ""
     )
+    if not unstable.empty:  # said once on the terminal; the page lists them
+        wrote += f"\nreports: {len(unstable)} unstable runtime figure(s): see '{stability.HEADING}' in report.html"
     # the terminal says it too: a report of an unfit machine should not look like any other
     return "\n".join([*(f"reports: notice: {line}" for line in notices), wrote])
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reports import formatting as fmt
-from reports import notices
+from reports import notices, stability
 from reports.load import CASE_FIELDS, Results, case_key, key_strings, key_text
 
 # The reference for "speedup over the CPU": the same case on the same host's single CPU device.
@@ -23,7 +23,7 @@ SCALING_MODES = ("strong", "weak")
 FIRST_COLUMNS = [
     "host", "device_label", "device", "device_kind", "platform", "num_devices", "num_processes", "impl", "part",
     "phase", "strategy", "env", "popsize", "popsize_per_device", "num_evals", "hidden", "episode_length", "unroll",
-    "num_params", "median", "iqr", "q1", "q3", "rounds", "mean", "stddev", "min", "max", "env_steps",
+    "num_params", "median", "iqr", "q1", "q3", "rounds", stability.KEY, "mean", "stddev", "min", "max", "env_steps",
     "env_steps_per_s", "flops", "flops_per_s", "peak_flops", "pct_of_peak", "speedup_vs_cpu",
     "baseline_memory_bytes", "peak_memory_bytes", "case_memory_bytes", "memory_source",
 ]
@@ -56,6 +56,8 @@ def _pool(group: pd.DataFrame) -> pd.Series:
         first["rounds"] = first["stats_rounds"]
         first["mean"] = first["min"] = first["max"] = first["stddev"] = np.nan
     first["files"] = ";".join(dict.fromkeys(group["file"]))
+    if stability.KEY in group:  # pooled runs: the case is unstable where any of its runs was
+        first[stability.KEY] = stability.cell(stability.union(group[stability.KEY]))
     if "scaling" in group:  # one measurement may belong to a strong and a weak series
         modes = sorted({str(m) for m in group["scaling"] if not pd.isna(m)})
         first["scaling"] = ",".join(modes) if modes else np.nan
@@ -73,7 +75,12 @@ def device_labels(rows: pd.DataFrame) -> pd.Series:
 
 
 def summary(res: Results, peak_flops: dict[str, float] | None = None) -> pd.DataFrame:
-    """One row per case and device (samples pooled across files), every extra_info field kept."""
+    """One row per case and device (samples pooled across files), every extra_info field kept.
+
+    Where any input row has ``extra_info.unstable``, the ``unstable`` column lists a case's
+    reasons (:func:`reports.stability.cell`; the union over its files, ``''`` when stable or
+    not recorded); inputs without the key get no such column.
+    """
     rows = res.rows.copy()
     for c in case_key([rows]):
         if c not in rows:
@@ -179,6 +186,7 @@ def best_devices(summary_df: pd.DataFrame, failed_df: pd.DataFrame | None = None
                 "next_device": nxt["device_label"] if nxt is not None else "",
                 "x_faster_than_next": nxt["median"] / best["median"] if nxt is not None and best["median"] > 0 else np.nan,
                 "devices": len(g),
+                **({stability.KEY: best[stability.KEY]} if stability.KEY in best else {}),
                 "failed_on": "; ".join(failed_on.get(
                     tuple(key_text(best[c]) for c in ("impl", "strategy", "env", "popsize", "num_evals")), [])),
             }
@@ -255,6 +263,17 @@ def machines(res: Results) -> pd.DataFrame:
     if not df["warnings"].astype(bool).any():
         df = df.drop(columns="warnings")
     return df
+
+
+def unstable(summary_df: pd.DataFrame) -> pd.DataFrame:
+    """The cases whose figure is unstable (a reason in the ``unstable`` column), in summary order:
+    device label, case fields, median, IQR, rounds and the reasons. Empty where none is."""
+    cols = ["device_label", "impl", "phase", "part", "strategy", "env", "popsize", "num_evals", "hidden",
+            "episode_length", "median", "iqr", "rounds", stability.KEY]
+    if stability.KEY not in summary_df:
+        return pd.DataFrame(columns=cols)
+    hit = summary_df[stability.KEY].map(stability.is_unstable)
+    return summary_df[hit].reindex(columns=cols).reset_index(drop=True)
 
 
 def failed(res: Results) -> pd.DataFrame:
