@@ -70,7 +70,9 @@ def test_runtime_figures_keep_every_round_and_each_workers_figures():
     samples, info = runtime_figures(results)
     assert samples == [1.0, 2.0, 3.0, 4.0, 6.0]
     assert info == {"executions": 9, "first_run_s": [9.0, 8.0], "state_checksum": 1.5, "runtime_workers": 2,
-                    "worker_medians": [2.0, 5.0], "worker_rounds": [3, 2]}
+                    "worker_medians": [2.0, 5.0], "worker_rounds": [3, 2],
+                    # no worker read an energy counter: none for the case, and why
+                    "energy_j": None, "energy_source": None, "energy_unavailable": "a worker had no energy reading"}
 
 
 def test_workers_per_case_default_by_platform_and_follow_the_option():
