@@ -97,6 +97,7 @@ class Settings:
     peak_flops: dict | None = None
     seed: int = 0
     blas_threads: int | None = 1
+    profile_dir: str | None = None  # --es-profile: traces of extra rounds after the timed ones go here
 
 
 @dataclass

@@ -107,7 +107,7 @@ def grid_options(**given):
     defaults = {}
 
     class Group:
-        def addoption(self, flag, default=None, action=None, help=None):
+        def addoption(self, flag, default=None, action=None, help=None, **_):
             defaults[flag.lstrip("-").replace("-", "_")] = False if action == "store_true" else default
 
     class Parser:

@@ -8,6 +8,7 @@ The functions here run wherever the case runs: in a fresh worker process
 from __future__ import annotations
 
 import math
+import os
 
 import jax
 
@@ -99,6 +100,18 @@ def measure_compile_round(case: Case, settings: Settings, built=None) -> dict:
     }
 
 
+PROFILE_ROUNDS = 3
+
+
+def profile(runner, folder: str) -> str:
+    """Run ``runner`` :data:`PROFILE_ROUNDS` more times under ``jax.profiler.trace(folder,
+    create_perfetto_trace=True)``, after the timed rounds (tracing slows what it traces);
+    returns ``folder``."""
+    with jax.profiler.trace(folder, create_perfetto_trace=True):
+        timing.time_rounds(runner, PROFILE_ROUNDS)
+    return folder
+
+
 def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[float], dict]:
     """Compile and warm up the case, then time guarded rounds that only execute.
 
@@ -130,10 +143,14 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
     after = meter.read()
     check_placement(runner.last, devices)
     flops, flops_error = target.flops_fn(compiled)
+    checksum = state_checksum(runner.carry) if target.chain else None  # before any profiled round
+    if settings.profile_dir:
+        info["profile_dir"] = profile(runner, os.path.join(settings.profile_dir, case.id))
+        info["profile_rounds"] = PROFILE_ROUNDS
     info.update(
         compile_events=events,
-        executions=rounds + 2,  # the warm-up and the calibration round (untimed) + the timed rounds
-        state_checksum=state_checksum(runner.carry) if target.chain else None,
+        executions=rounds + 2,  # the warm-up and the calibration round (untimed) + the timed rounds; not profiled ones
+        state_checksum=checksum,
         first_compile_s=stages.total_s,
         first_run_s=first_run_s,
         flops=flops if flops is None or math.isfinite(flops) else None,
@@ -158,10 +175,12 @@ def worker_shares(settings: Settings, workers: int) -> list[Settings]:
         return [settings]
     if settings.runtime_rounds is not None:
         r = settings.runtime_rounds
-        return [replace(settings, runtime_rounds=max(1, r // workers + (i < r % workers))) for i in range(workers)]
-    share = replace(settings, max_time=settings.max_time / workers,
-                    min_runtime_rounds=math.ceil(settings.min_runtime_rounds / workers))
-    return [share] * workers
+        shares = [replace(settings, runtime_rounds=max(1, r // workers + (i < r % workers))) for i in range(workers)]
+    else:
+        shares = [replace(settings, max_time=settings.max_time / workers,
+                          min_runtime_rounds=math.ceil(settings.min_runtime_rounds / workers))] * workers
+    # one trace per case (--es-profile): the first worker's
+    return [shares[0]] + [replace(s, profile_dir=None) for s in shares[1:]]
 
 
 def runtime_figures(results: list[tuple[list[float], dict]]) -> tuple[list[float], dict]:

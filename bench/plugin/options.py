@@ -63,6 +63,13 @@ def add_options(parser) -> None:
         "warms up on its own (default: 1 on cpu, 3 on gpu and tpu; only with --es-isolate process)",
     )
     group.addoption(
+        "--es-profile",
+        default=None,
+        metavar="DIR",
+        help="after each runtime case's timed rounds, 3 more rounds under jax.profiler.trace into DIR/<case id> "
+        "(Perfetto and TensorBoard/xprof traces; never inside the timed rounds) (default: off)",
+    )
+    group.addoption(
         "--es-unroll", default="1", help="lax.scan unroll of the episode loop (default: 1; choose by measurement)"
     )
     group.addoption(
@@ -154,6 +161,19 @@ def parse_peak_flops(text: str | None) -> dict[str, float]:
         raise ValueError(f"--es-peak-flops: {err}") from None
 
 
+def parse_profile_dir(text) -> str | None:
+    """``--es-profile DIR`` as an absolute path (workers write there), None when off; a DIR that
+    exists as a file is a ValueError."""
+    import os
+
+    if text is None:
+        return None
+    path = os.path.abspath(os.path.expanduser(str(text)))
+    if not str(text).strip() or (os.path.exists(path) and not os.path.isdir(path)):
+        raise ValueError(f"--es-profile: {text!r} is not allowed; give a folder to write the traces in")
+    return path
+
+
 def parse_run_options(getoption, distributed: bool) -> RunOptions:
     """The run options; ``getoption(name)`` reads one option's raw value; ``distributed``: the
     run joins a jax.distributed system. ValueError on a bad value."""
@@ -172,6 +192,7 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
         peak_flops=parse_peak_flops(getoption("es_peak_flops")),
         blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
+        profile_dir=parse_profile_dir(getoption("es_profile")),
     )
     timeouts = parse_timeouts(getoption("es_distributed_timeouts"))
     workers = getoption("es_runtime_workers")
