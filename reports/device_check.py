@@ -238,19 +238,42 @@ def section_compile_rounds(out: Path) -> list[str]:
     return lines + failures(*((n, read_bench(out, n)) for n in STEP3))
 
 
+def state_after(x: dict) -> dict:
+    """The first GPU's state after the timed rounds (the first worker's), {} where none was read."""
+    state = x.get("device_state")
+    if isinstance(state, list):
+        state = next((s for s in state if s), None)
+    after = (state or {}).get("after") or []
+    return after[0] if after and isinstance(after[0], dict) else {}
+
+
 def section_large(out: Path) -> list[str]:
-    """Step 4: env steps/s, peak - baseline memory and compile seconds per strategy x pop."""
+    """Step 4: env steps/s, peak - baseline memory, compile seconds, first run, energy per
+    generation, the device's clocks and temperature after the rounds, and the stability flags,
+    per strategy x pop."""
     bench = read_bench(out, "large")
     found = rows_of(bench, "runtime")
-    rows = []
+    rows, why = [], set()
     for r in sorted(found.values(), key=lambda r: (r["extra_info"].get("strategy"), r["extra_info"].get("popsize"))):
         x = r["extra_info"]
+        after = state_after(x)
+        first = x.get("first_run_s")
+        first = max(first) if isinstance(first, list) and first else first
+        if x.get("energy_unavailable"):
+            why.add(x["energy_unavailable"])
         rows.append([x.get("strategy"), x.get("popsize"), x.get("num_evals"), fmt(median_s(r), "ms"),
                      fmt(x.get("env_steps_per_s"), "rate"), fmt(memory_mib(r)), fmt(first_compile_s(r), "s"),
-                     x.get("memory_source", "-")])
-    return ["## 4. " + STEP_TITLES[4], "",
-            *table(["strategy", "pop", "evals", "median ms", "env steps/s", "peak - baseline MiB", "compile s",
-                    "memory source"], rows)] + failures(("large", bench))
+                     x.get("memory_source", "-"), fmt(first, "s"), fmt(x.get("energy_j")),
+                     fmt(x.get("env_steps_per_joule"), "rate"), fmt(after.get("sm_clock_mhz")),
+                     fmt(after.get("temperature_c")), ", ".join(x.get("throttle_reasons") or []) or "-",
+                     ", ".join(x.get("unstable") or []) or "-"])
+    lines = ["## 4. " + STEP_TITLES[4], "",
+             *table(["strategy", "pop", "evals", "median ms", "env steps/s", "peak - baseline MiB", "compile s",
+                     "memory source", "first run s (slowest worker)", "energy J/gen", "env steps/J", "SM MHz after",
+                     "temp C after", "throttled", "unstable"], rows)]
+    if why:
+        lines += ["", f"Energy not measured: {'; '.join(sorted(why))}."]
+    return lines + failures(("large", bench))
 
 
 def section_small(out: Path, platform: str) -> list[str]:

@@ -193,3 +193,24 @@ def test_the_short_cpu_form_passes_every_step(tmp_path):
     assert re.search(rf"\| none \| {number}, {number}, {number} \|", text)
     assert re.search(rf"\| openai_es \| 64 \| 2 \| {number} \| {number} [kM]? ?\| {number} \| {sec} \|", text)
     assert re.search(r"\| [0-9]+ \| [0-9]+ \| 0 \| 0 \| [0-9]+ \|", text)
+
+
+def test_large_populations_show_energy_clocks_and_flags_of_each_case(tmp_path, capsys):
+    out = make_out(tmp_path)
+    rows = fixture_rows("runtime")
+    state = {"before": [{"sm_clock_mhz": 1980, "temperature_c": 40, "throttle_reasons": []}],
+             "after": [{"sm_clock_mhz": 1755, "temperature_c": 61, "throttle_reasons": ["SwPowerCap"]}]}
+    rows[0]["extra_info"].update(energy_j=45.0, env_steps_per_joule=1780.0, energy_source="nvml",
+                                 device_state=[state, state], throttle_reasons=["SwPowerCap"],
+                                 unstable=["throttled"], first_run_s=[0.5, 0.75])
+    for r in rows[1:]:
+        r["extra_info"].update(energy_j=None, energy_source=None,
+                               energy_unavailable="no RAPL counters in /sys/class/powercap")
+    write_bench(out / "json" / "large.json", rows)
+    code, text, _ = summarize(out, capsys)
+    assert code == 0
+    f = device_check.fmt
+    cells = f"| {f(0.75, 's')} | 45 | {f(1780.0, 'rate')} | 1755 | 61 | SwPowerCap | throttled |"
+    (line,) = [x for x in text.splitlines() if x.startswith(f"| {rows[0]['extra_info']['strategy']} | ")
+               and cells in x]
+    assert "Energy not measured: no RAPL counters in /sys/class/powercap." in text
