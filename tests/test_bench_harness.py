@@ -348,3 +348,24 @@ def test_flops_count_every_scanned_step():
     # the scanned steps dominate: twice the episode length, nearly twice the FLOPs
     # (ask and tell do not grow with it); an uncorrected count would not grow at all
     assert 1.8 <= counted[100][1] / flops <= 2.0, counted
+
+
+def test_the_scan_step_is_costed_on_the_cases_device(monkeypatch):
+    """The step's extra FLOPs come from a program compiled for the case's device, not the default backend."""
+    from bench.measure import flops as flops_module
+
+    device = jax.devices("cpu")[-1]
+    compiled_for = []
+    real = flops_module.xla_flops
+
+    def spy(compiled):
+        compiled_for.append({d for s in jax.tree.leaves(compiled.input_shardings) for d in s.device_set})
+        return real(compiled)
+
+    monkeypatch.setattr(flops_module, "xla_flops", spy)
+    fn = flops_module.scan_flops_fn(10, 1, lambda: (lambda x, c: (x @ c).sum(), (
+        jax.ShapeDtypeStruct((4, 4), jnp.float32), jax.ShapeDtypeStruct((4, 4), jnp.float32))), device)
+    whole = jax.jit(lambda x: x * 2).lower(jnp.ones(3)).compile()
+    total, why = fn(whole)
+    assert why is None and total > 0
+    assert compiled_for[-1] == {device}  # the step; compiled_for[0] is the whole program

@@ -22,13 +22,15 @@ def xla_flops(compiled) -> tuple[float | None, str | None]:
     return float(flops), None
 
 
-def scan_flops_fn(length: int, unroll: int, scan_step) -> Callable[[object], tuple[float | None, str | None]]:
+def scan_flops_fn(length: int, unroll: int, scan_step, device=None) -> Callable[[object], tuple[float | None, str | None]]:
     """A ``flops_fn`` for a program whose episodes are one ``lax.scan`` of ``length`` steps.
 
     XLA's cost analysis counts a while loop's body once, whatever its trip count: the
     returned function adds the (length - unroll) scanned steps it left out, each costed
     on its own. ``scan_step()`` gives (fn, args): one step of every episode of every
-    member, with its carry as an argument; it is compiled once, on first use.
+    member, with its carry as an argument; it is compiled once, on first use, for
+    ``device`` (the case's: unplaced, it would be costed by the default backend -- a GPU's
+    cost model for a CPU case on a GPU host).
     """
     step_cost: list[tuple[float | None, str | None]] = []
 
@@ -38,7 +40,8 @@ def scan_flops_fn(length: int, unroll: int, scan_step) -> Callable[[object], tup
             return None, why
         if not step_cost:
             fn, args = scan_step()
-            step_cost.append(xla_flops(jax.jit(fn).lower(*args).compile()))
+            placed = {} if device is None else {"in_shardings": jax.sharding.SingleDeviceSharding(device)}
+            step_cost.append(xla_flops(jax.jit(fn, **placed).lower(*args).compile()))
         step, why = step_cost[0]
         if step is None:
             return None, f"scan step: {why}"

@@ -29,7 +29,7 @@ def esperf_target(case: Case, settings: Settings, placement: Placement, abstract
     if case.part in ("ask", "tell"):
         flops_fn = xla_flops  # no scan inside
     else:
-        flops_fn = scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn)
+        flops_fn = scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn, placement.devices[0])
     env_steps = wl.env_steps if case.part in ("generation", "eval") else None
     common = dict(env_steps=env_steps, flops_fn=flops_fn, num_params=wl.num_params, episode_length=wl.episode_length)
     generation = case.part == "generation"
