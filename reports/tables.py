@@ -238,10 +238,11 @@ def machines(res: Results) -> pd.DataFrame:
         devices: dict[str, str] = {}
         for devs in g["devices"]:
             for d in devs:
-                mem = d.get("memory_bytes")
+                # allocator_limit_bytes: jax's memory pool (files before it called it memory_bytes)
+                mem = d.get("allocator_limit_bytes", d.get("memory_bytes"))
                 text = f"{d.get('id', '?')} {d.get('kind', '')}".strip()
                 if fmt.is_real(mem) and mem > 0:
-                    text += f" ({fmt.gib(mem, 0)})"
+                    text += f" ({fmt.gib(mem, 0)} allocator pool)"
                 devices.setdefault(str(d.get("id")), text)
         phys, logi = first["physical_cores"], first["logical_cores"]
         ram = first["ram_bytes"]

@@ -291,7 +291,7 @@ def test_html_is_self_contained_with_all_tables(report):
     assert "<link" not in page and "<script" not in page
     assert page.count('src="data:image/png;base64,') == len(PLOTS)
     for text in ("AMD EPYC 7B13", "Intel(R) Core(TM) i7-1165G7", "125.7 GiB", "16 / 32", "0.10.2",
-                 "NVIDIA H100 80GB HBM3 (79 GiB)", "RESOURCE_EXHAUSTED", "Best device per case", "Failed cases (1)"):
+                 "NVIDIA H100 80GB HBM3 (79 GiB allocator pool)", "RESOURCE_EXHAUSTED", "Best device per case", "Failed cases (1)"):
         assert text in page, text
 
 

@@ -3,11 +3,13 @@ run apart, and the stability flags (bench/measure/stability.py) with the end-of-
 from __future__ import annotations
 
 import os
+import types
 
 import pytest
 
 from bench.case import Settings
 from bench.measure import energy, stability
+from bench.measure.memory import GenerationMemory
 from bench.measure.rounds import runtime_figures, worker_shares
 from bench.plugin.options import parse_run_options
 from bench.system.caches import cold_caches
@@ -124,6 +126,9 @@ def test_one_worker_on_cpu_by_default_and_a_stable_case_is_not_listed(tmp_path):
     assert x["worker_medians"] == [pytest.approx(row["stats"]["median"])]
     assert x["unstable"] == stability.unstable(row["stats"]["data"])  # the JSON's rounds give the same verdict
     assert ("UNSTABLE " in proc.stdout) == bool(x["unstable"])
+    # the rounds' own memory, apart from the compile's peak (Linux: the peak-RSS mark reset after the compile)
+    assert x["generation_memory_source"] == "rss_hwm_reset"
+    assert 0 <= x["generation_memory_bytes"] < x["peak_memory_bytes"] - x["baseline_memory_bytes"]
     # energy: RAPL where this machine exposes it, else null with the reason (this project's VMs)
     domains, why = energy.rapl_domains()
     if domains:
@@ -153,3 +158,17 @@ def test_workers_start_without_the_cache_flags_and_machine_info_says_so(tmp_path
     assert data["machine_info"]["cold_caches"] == cuda + [
         "XLA_FLAGS without --xla_gpu_load_autotune_results_from=/nowhere/at.pb"]
     assert data["benchmarks"][0]["extra_info"]["device"] == "cpu:1"  # the other flags still hold: 2 devices
+
+
+# -- the generation's own memory on an accelerator --------------------------------------------
+
+def test_device_memory_of_the_rounds_is_theirs_only_where_they_raised_the_peak():
+    stats = {"bytes_in_use": 100, "peak_bytes_in_use": 900}  # the compile's (autotuning) peak: 900
+    device = types.SimpleNamespace(memory_stats=lambda: dict(stats))
+    below = GenerationMemory([device])
+    stats["peak_bytes_in_use"] = 900  # the rounds needed less than the compile did
+    found = below.figures()
+    assert found["generation_memory_bytes"] is None and "cannot reset" in found["generation_memory_unavailable"]
+    above = GenerationMemory([device])
+    stats["peak_bytes_in_use"] = 1500
+    assert above.figures() == {"generation_memory_bytes": 1400, "generation_memory_source": "device_peak"}

@@ -37,7 +37,9 @@ def device_info(device) -> dict:
         "kind": device.device_kind,
         "platform": device.platform,
         "process_index": getattr(device, "process_index", 0),
-        "memory_bytes": (stats or {}).get("bytes_limit"),
+        # jax's allocator pool (75 % of a GPU's memory by default, XLA_PYTHON_CLIENT_MEM_FRACTION),
+        # not the device's memory: named as what it is
+        "allocator_limit_bytes": (stats or {}).get("bytes_limit"),
     }
 
 

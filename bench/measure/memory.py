@@ -68,3 +68,62 @@ def memory_peak(devices) -> tuple[int, str]:
         import psutil
 
         return int(psutil.Process().memory_info().rss), "process_rss"
+
+
+def _status_kib(field: str) -> int | None:
+    """``field`` (VmHWM, VmRSS) of /proc/self/status in bytes, None where there is no such file."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class GenerationMemory:
+    """The memory the timed rounds themselves need, apart from the compile's peak.
+
+    A runtime worker's peak - baseline spans its compile too (the compiler's own memory on a
+    CPU; autotuning scratch, redzone buffers, on a GPU). Built after the compile and warm-up,
+    just before the timed rounds; :meth:`figures` after them:
+
+    - CPU (Linux): the kernel's peak-RSS mark is reset (``/proc/self/clear_refs`` ``5``), so the
+      peak after the rounds minus the RSS at the reset is what the rounds added
+      (``generation_memory_source: "rss_hwm_reset"``);
+    - GPU/TPU: the allocator's peak cannot be reset in a process; where the rounds raised it,
+      the new peak minus the bytes in use before them is theirs (``"device_peak"``); where they
+      did not, the rounds needed at most the earlier peak and the figure is ``None`` with
+      ``generation_memory_unavailable`` saying so.
+    """
+
+    def __init__(self, devices):
+        self.devices = devices
+        self.peak_before = _device_stats(devices, "peak_bytes_in_use")
+        self.why = None
+        if self.peak_before is not None:
+            self.in_use = _device_stats(devices, "bytes_in_use")
+            return
+        self.in_use = _status_kib("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError as err:
+            self.why = f"the peak RSS mark cannot be reset here ({err.strerror or err})"
+        if self.in_use is None:
+            self.why = "no /proc/self/status on this system"
+
+    def figures(self) -> dict:
+        """``generation_memory_bytes`` and its source, or None with why."""
+        if self.peak_before is not None:
+            peak = _device_stats(self.devices, "peak_bytes_in_use")
+            if peak is not None and peak > self.peak_before and self.in_use is not None:
+                return {"generation_memory_bytes": peak - self.in_use, "generation_memory_source": "device_peak"}
+            return {"generation_memory_bytes": None, "generation_memory_source": None,
+                    "generation_memory_unavailable": "the rounds stayed below the compile's peak, which the device's "
+                    "counter cannot reset in a process: they needed at most peak_memory_bytes - baseline"}
+        hwm = _status_kib("VmHWM")
+        if self.why or hwm is None:
+            return {"generation_memory_bytes": None, "generation_memory_source": None,
+                    "generation_memory_unavailable": self.why or "no VmHWM in /proc/self/status"}
+        return {"generation_memory_bytes": max(0, hwm - self.in_use), "generation_memory_source": "rss_hwm_reset"}

@@ -14,7 +14,7 @@ import jax
 
 from bench.case import Case, CaseFailed, Settings
 from bench.measure import energy, targets, timing
-from bench.measure.memory import memory_analysis
+from bench.measure.memory import GenerationMemory, memory_analysis
 from bench.measure.placement import Placement, jax_devices
 
 
@@ -138,9 +138,11 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
     if sync is not None:
         rounds = sync.rounds(rounds)
     meter = energy.Meter(devices)
+    memory = GenerationMemory(devices)  # after the compile: the rounds' own memory, apart from its peak
     before = meter.read()  # outside the guarded rounds: NVML or sysfs reads, never during a round
     samples, events = timing.guarded_rounds(lambda: timing.time_rounds(runner, rounds, before_round))
     after = meter.read()
+    generation_memory = memory.figures()
     check_placement(runner.last, devices)
     flops, flops_error = target.flops_fn(compiled)
     checksum = state_checksum(runner.carry) if target.chain else None  # before any profiled round
@@ -157,6 +159,7 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         **({"flops_error": flops_error} if flops_error else {}),
         **memory_analysis(compiled),
         **meter.figures(before, after, rounds),
+        **generation_memory,
     )
     return samples, info
 
