@@ -98,6 +98,7 @@ class Settings:
     seed: int = 0
     blas_threads: int | None = 1
     profile_dir: str | None = None  # --es-profile: traces of extra rounds after the timed ones go here
+    save_executable: str | None = None  # a runtime worker writes its compiled executable here (for memory)
 
 
 @dataclass

@@ -172,3 +172,18 @@ def test_device_memory_of_the_rounds_is_theirs_only_where_they_raised_the_peak()
     above = GenerationMemory([device])
     stats["peak_bytes_in_use"] = 1500
     assert above.figures() == {"generation_memory_bytes": 1400, "generation_memory_source": "device_peak"}
+
+
+def test_a_worker_that_only_loads_the_executable_measures_the_generations_memory(tmp_path):
+    """On a GPU or TPU the first runtime worker saves its executable and another loads it (no
+    compile, no autotuning before the rounds); here the same two steps on the CPU, in this process."""
+    from bench.case import Case
+    from bench.measure.rounds import measure_generation_memory, measure_runtime
+
+    case = Case("runtime", "openai_es", "Pendulum-v1", 64, 2, 8, 20, "cpu:0")
+    path = tmp_path / "generation.exe"
+    samples, info = measure_runtime(case, Settings(runtime_rounds=3, save_executable=str(path)))
+    assert "executable_not_saved" not in info and path.stat().st_size > 0 and len(samples) == 3
+    found = measure_generation_memory(case, Settings(), str(path))
+    assert found["generation_memory_source"] == "loaded_executable, rss_hwm_reset"
+    assert 0 <= found["generation_memory_bytes"] < 2**30

@@ -112,7 +112,7 @@ def run(request: dict) -> dict:
 
         return {**machine_survey(), "blas_threads": blas, "cold_caches": cold}
 
-    from bench.measure.rounds import measure_compile_round, measure_runtime
+    from bench.measure.rounds import measure_compile_round, measure_generation_memory, measure_runtime
     from bench.case import Case
     from bench.case import Settings
 
@@ -126,8 +126,10 @@ def run(request: dict) -> dict:
     elif request["mode"] == "runtime":
         samples, info = measure_runtime(case, settings)
         result = {"samples": samples, "info": info}
+    elif request["mode"] == "memory":
+        result = {"info": measure_generation_memory(case, settings, request["executable"])}
     else:
-        raise ValueError(f"unknown worker mode {request['mode']!r}; choose devices, compile or runtime")
+        raise ValueError(f"unknown worker mode {request['mode']!r}; choose devices, compile, runtime or memory")
     peak, source = memory_peak(devices)
     return {**result, "jax_platforms": platforms, "backend_init_s": backend_init_s, "baseline_memory_bytes": baseline,
             "peak_memory_bytes": peak, "memory_source": source}

@@ -112,6 +112,44 @@ def profile(runner, folder: str) -> str:
     return folder
 
 
+def save_executable(compiled, path: str) -> None:
+    """Write ``compiled`` (serialized by XLA, with its argument and result trees) to ``path``."""
+    import pickle
+
+    from jax.experimental.serialize_executable import serialize
+
+    with open(path, "wb") as f:
+        pickle.dump(serialize(compiled), f)
+
+
+def runner_for(target, executable):
+    """The runner of ``target``'s rounds: a chain of generations, or the same inputs again."""
+    if target.chain:
+        return timing.ChainedRunner(executable, target.args[0])
+    return timing.RepeatRunner(executable, target.args)
+
+
+def measure_generation_memory(case: Case, settings: Settings, path: str, rounds: int = 3) -> dict:
+    """The memory of ``rounds`` generations of an executable another worker compiled and
+    saved at ``path`` (:func:`save_executable`): loaded, not compiled, so no autotuning or
+    compiler peak precedes the rounds; the inputs are built first, then
+    :class:`bench.measure.memory.GenerationMemory` brackets a warm-up and the rounds."""
+    import pickle
+
+    from jax.experimental.serialize_executable import deserialize_and_load
+
+    target, devices, _ = build(case, settings)
+    with open(path, "rb") as f:
+        serialized, in_tree, out_tree = pickle.load(f)
+    runner = runner_for(target, deserialize_and_load(serialized, in_tree, out_tree))
+    memory = GenerationMemory(devices)
+    timing.time_rounds(runner, 1 + rounds)  # the first execution allocates what every round reuses
+    found = memory.figures()
+    if found["generation_memory_bytes"] is not None:
+        found["generation_memory_source"] = f"loaded_executable, {found['generation_memory_source']}"
+    return found
+
+
 def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[float], dict]:
     """Compile and warm up the case, then time guarded rounds that only execute.
 
@@ -126,10 +164,14 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
     before_round = sync.before_round if sync is not None else None
     stages = timing.compile_stages(target.make_fn(), target.args, target.in_shardings, target.out_shardings)
     compiled = stages.compiled
-    if target.chain:
-        runner = timing.ChainedRunner(compiled, target.args[0])
-    else:
-        runner = timing.RepeatRunner(compiled, target.args)
+    if settings.save_executable:
+        # before the first execution: XLA:CPU cannot serialize an executable that has run
+        # ("`LessThan` is not serializable"), and the file must not depend on the rounds
+        try:
+            save_executable(compiled, settings.save_executable)
+        except Exception as err:  # noqa: BLE001 -- XLA cannot serialize every executable; the row says why
+            info["executable_not_saved"] = f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
+    runner = runner_for(target, compiled)
     # Warm-up: the first execution pays one-off allocation, loading and thunk set-up costs;
     # timed (blocked until ready) as first_run_s, the figure a user pays once, apart from the rounds.
     (first_run_s,) = timing.time_rounds(runner, 1, before_round)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import signal
 import statistics
-from dataclasses import asdict, dataclass, field
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
 
 import pytest
 
@@ -248,9 +249,19 @@ class Session:
         request = {"case": case.to_json(), "settings": asdict(settings)}
         if case.phase == "runtime":
             shares = worker_shares(settings, self.options.workers_for(case.platform))
-            workers = [self.workers.run({**request, "settings": asdict(share), "mode": "runtime"}, timeout)
-                       for share in shares]
-            samples, info = runtime_figures([(w["samples"], w["info"]) for w in workers])
+            with tempfile.TemporaryDirectory(prefix="esperf-exe-") as folder:
+                saved = None
+                if case.platform != "cpu":
+                    # the device's peak counter cannot be reset: the first worker saves its executable,
+                    # and a worker that only loads it measures the generation's own memory
+                    saved = os.path.join(folder, "generation.exe")
+                    shares = [replace(shares[0], save_executable=saved)] + shares[1:]
+                workers = [self.workers.run({**request, "settings": asdict(share), "mode": "runtime"}, timeout)
+                           for share in shares]
+                samples, info = runtime_figures([(w["samples"], w["info"]) for w in workers])
+                if saved and os.path.exists(saved):
+                    memory = self.workers.run({**request, "mode": "memory", "executable": saved}, timeout)
+                    info.update(memory["info"], generation_memory_pid=memory["pid"])
         else:
             workers = [self.workers.run({**request, "mode": "compile"}, timeout)
                        for _ in range(settings.compile_rounds)]
