@@ -64,6 +64,13 @@ def count_unit(x, unit: str) -> str:
     return f"{text}{unit}" if text[-1:].isalpha() else f"{text} {unit}"
 
 
+def joules(x) -> str:
+    """Joules with 3 significant digits: ``12.3 J``, ``0.0456 J``; '' for a missing or infinite value."""
+    if is_missing(x) or not math.isfinite(float(x)):
+        return ""
+    return f"{float(x):.3g} J"
+
+
 def binary_bytes(x) -> str:
     """Bytes in binary units (KiB = 1024 B), 3 significant digits; '' for missing."""
     if is_missing(x):

@@ -29,7 +29,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from reports import formatting as fmt  # noqa: E402
-from reports import stability, tables  # noqa: E402
+from reports import energy, stability, tables  # noqa: E402
 
 DPI = 200
 UNSTABLE_GID = "unstable"  # the gid of the hollow markers of unstable cases (the tests find them by it)
@@ -271,20 +271,37 @@ def compile_vs_popsize(summary, style):
                        "Cold compile of one generation: trace + lower + XLA compile (median)", style, phase="compile")
 
 
-def _rate_facets(summary, count: str, rate: str, missing: str, ylabel: str, title: str, style):
-    """A per-generation count over time (env steps/s, FLOP/s); its band is count / q3 .. count / q1."""
+def _rate_facets(summary, count: str, rate: str, missing: str, ylabel: str, title: str, style, band: bool = True):
+    """A per-generation count per unit (env steps/s, FLOP/s, env steps/J); with ``band``, its band
+    is count / q3 .. count / q1 (the rounds' IQR of a rate per second), else none."""
     d = _gen(summary, "runtime")
     d = d[d[rate].notna()] if rate in d else d.iloc[0:0]
     if d.empty:
         return missing
     n = pd.to_numeric(d[count])
-    d["lo"], d["hi"] = n / d["q3"], n / d["q1"]
+    if band:
+        d["lo"], d["hi"] = n / d["q3"], n / d["q1"]
+    else:  # one energy reading per case: no spread over the rounds to draw
+        d["lo"] = d["hi"] = np.nan
     return line_facets(d, rate, "lo", "hi", ylabel, title, style, compact=True, mark_unstable=True)
 
 
 def env_steps_vs_popsize(summary, style):
     return _rate_facets(summary, "env_steps", "env_steps_per_s", "no runtime results with env_steps",
                         "env steps / s", "Throughput: environment steps per second of a generation", style)
+
+
+def env_steps_per_joule_vs_popsize(summary, style):
+    """Env steps per joule (:mod:`reports.energy`) vs population size, drawn as the env steps/s plot."""
+    sources = ", ".join(energy.distinct(summary.get(energy.SOURCE, []))) or "?"
+    return _rate_facets(summary, "env_steps", energy.PER_JOULE, "no runtime results with an energy reading",
+                        "env steps / J", f"Energy efficiency: environment steps per joule of a generation "
+                        f"(counter: {sources})", style, band=False)
+
+
+def has_energy(summary) -> bool:
+    """Whether any runtime case of ``summary`` has an energy reading (else the energy plot is left out)."""
+    return energy.PER_JOULE in summary and bool(pd.to_numeric(summary[energy.PER_JOULE], errors="coerce").notna().any())
 
 
 def speedup_vs_cpu(summary, style):
@@ -531,6 +548,10 @@ class PlotSpec:
     name: str
     caption: str
     make: Callable
+    # Only for OPTIONAL_PLOTS: the report has the plot where applies(summary) holds, placed after
+    # the plot named ``after``; elsewhere it is neither drawn nor noted as skipped.
+    applies: Callable | None = None
+    after: str | None = None
 
 
 PLOTS = [
@@ -546,6 +567,25 @@ PLOTS = [
     PlotSpec("scaling_strong", "Strong scaling: env steps/s and parallel efficiency vs number of devices at a fixed population size, per host and platform; dashed: ideal.", scaling_strong),
     PlotSpec("scaling_weak", "Weak scaling: env steps/s and parallel efficiency vs number of devices at a fixed population per device, per host and platform; dashed: ideal.", scaling_weak),
 ]
+
+
+# Plots of data that files written before it existed lack: a report of such files stays as it was.
+OPTIONAL_PLOTS = [
+    PlotSpec("env_steps_per_joule_vs_popsize", "Environment steps per joule (the energy of a generation from "
+             "the device's counter) vs population size, one line per device.", env_steps_per_joule_vs_popsize,
+             applies=has_energy, after="env_steps_vs_popsize"),
+]
+
+
+def plots_for(summary) -> list[PlotSpec]:
+    """The plots of a report of ``summary``: every one of :data:`PLOTS` (drawn or noted as skipped),
+    each of :data:`OPTIONAL_PLOTS` whose ``applies`` holds right after the plot it names."""
+    extra = [s for s in OPTIONAL_PLOTS if s.applies(summary)]
+    out = []
+    for spec in PLOTS:
+        out.append(spec)
+        out += [s for s in extra if s.after == spec.name]
+    return out + [s for s in extra if s.after not in {p.name for p in PLOTS}]
 
 
 def save(fig, out_dir: Path, name: str) -> list[Path]:

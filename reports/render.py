@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports import energy as energy_text
 from reports import formatting as fmt
 from reports import notices as notices_text
 from reports import stability
@@ -157,6 +158,59 @@ def unstable_markdown(unstable: pd.DataFrame | None) -> list[str]:
             *[f"- `{r}`: {stability.describe(r)}" for r in _reasons_in(unstable)], "", markdown_table(unstable)]
 
 
+def energy_table(cases: pd.DataFrame) -> pd.DataFrame:
+    """``tables.energy_cases`` with units: device, (impl where several), strategy, env, popsize, evals,
+    energy / generation, env steps / J, source, and the first GPU's SM clock and temperature after
+    the rounds where any case has them."""
+    cols = ["device", "strategy", "env", "popsize", "evals", "energy / generation", "env steps / J", "source"]
+    if cases.empty:
+        return pd.DataFrame(columns=cols)
+    out = {"device": cases["device_label"]}
+    if cases["impl"].nunique() > 1:
+        out["impl"] = cases["impl"]
+    out.update({
+        "strategy": cases["strategy"],
+        "env": cases["env"],
+        "popsize": cases["popsize"].map(fmt.number),
+        "evals": cases["num_evals"].map(fmt.number),
+        "energy / generation": cases[energy_text.ENERGY].map(fmt.joules),
+        "env steps / J": cases[energy_text.PER_JOULE].map(fmt.count),
+        "source": cases[energy_text.SOURCE].fillna(""),
+    })
+    # a clock or temperature only where NVML read one: a CPU-only report keeps the short table
+    for col, head, text in (("sm_clock_mhz", "SM clock after [MHz]", lambda v: f"{v:.0f}"),
+                            ("temperature_c", "temperature after [°C]", lambda v: f"{v:.0f}")):
+        values = pd.to_numeric(cases[col], errors="coerce")
+        if values.notna().any():
+            out[head] = values.map(lambda v, text=text: "" if pd.isna(v) else text(v))
+    return pd.DataFrame(out)
+
+
+def _sources_in(table: pd.DataFrame) -> list[str]:
+    """The energy sources named in an :func:`energy_table`, each once, in order of appearance."""
+    return energy_text.distinct(table["source"]) if "source" in table else []
+
+
+def energy_html(table: pd.DataFrame | None, note: str = "") -> list[str]:
+    """The energy section (its explanation, what each source measures, the table, then ``note`` for the
+    cases without energy); ``note`` alone as one line where no case has energy; nothing without either."""
+    e = html.escape
+    if table is None or table.empty:
+        return [f'<p class="note">{e(note)}</p>'] if note else []
+    items = [f"<li><code>{e(s)}</code>: {e(energy_text.describe(s))}</li>" for s in _sources_in(table)]
+    return [f'<h2 id="energy">{e(energy_text.HEADING)} ({len(table)})</h2>', f"<p>{e(energy_text.EXPLAIN)}</p>",
+            "<ul>", *items, "</ul>", html_table(table), *([f'<p class="note">{e(note)}</p>'] if note else [])]
+
+
+def energy_markdown(table: pd.DataFrame | None, note: str = "") -> list[str]:
+    """:func:`energy_html` as markdown lines."""
+    if table is None or table.empty:
+        return [note, ""] if note else []
+    return [f"## {energy_text.HEADING} ({len(table)})", "", energy_text.EXPLAIN, "",
+            *[f"- `{s}`: {energy_text.describe(s)}" for s in _sources_in(table)], "", markdown_table(table),
+            *([note, ""] if note else [])]
+
+
 def _case_text(r) -> str:
     bits = [str(r["phase"]) if "phase" in r else "", str(r["strategy"]), str(r["env"]), f"{fmt.number(r['num_evals'])} evals"]
     if r.get("impl") not in (None, "esperf") and not pd.isna(r.get("impl")):
@@ -284,9 +338,10 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
                best: pd.DataFrame, figures: list[Figure], failed: pd.DataFrame, cases: pd.DataFrame,
                impls: pd.DataFrame | None = None, scaling: pd.DataFrame | None = None,
                memory: pd.DataFrame | None = None, notices: list[str] | None = None,
-               unstable: pd.DataFrame | None = None) -> None:
+               unstable: pd.DataFrame | None = None, energy: pd.DataFrame | None = None,
+               energy_note: str = "") -> None:
     """report.html; ``unstable`` (:func:`unstable_table`) adds its section above the plots, whose hollow
-    markers it explains."""
+    markers it explains; ``energy`` (:func:`energy_table`) and ``energy_note`` the energy section or line."""
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -310,6 +365,7 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
     if memory is not None and not memory.empty:
         parts += [f"<h2>Memory per case ({len(memory)})</h2>", f"<p>{e(MEMORY_NOTE)}</p>",
                   "<details><summary>show the table</summary>", html_table(memory), "</details>"]
+    parts += energy_html(energy, energy_note)
     parts += unstable_html(unstable)
     parts += [
         "<h2>Plots</h2>",
@@ -338,7 +394,8 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
 def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.DataFrame, best: pd.DataFrame,
                    figures: list[Figure], failed: pd.DataFrame, impls: pd.DataFrame | None = None,
                    scaling: pd.DataFrame | None = None, memory: pd.DataFrame | None = None,
-                   notices: list[str] | None = None, unstable: pd.DataFrame | None = None) -> None:
+                   notices: list[str] | None = None, unstable: pd.DataFrame | None = None,
+                   energy: pd.DataFrame | None = None, energy_note: str = "") -> None:
     """report.md: the tables of report.html but the cases table, images by relative path."""
     lines = [f"# {title}", "", *[f"{m}  " for m in meta], "", *notices_markdown(notices),
              "## Machines", "", markdown_table(machines),
@@ -351,6 +408,7 @@ def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.Data
         lines += ["## Scaling over devices", "", SCALING_NOTE, "", markdown_table(scaling)]
     if memory is not None and not memory.empty:
         lines += [f"## Memory per case ({len(memory)})", "", MEMORY_NOTE, "", markdown_table(memory)]
+    lines += energy_markdown(energy, energy_note)
     lines += unstable_markdown(unstable)
     lines += ["## Plots", ""]
     for fig in figures:

@@ -4,7 +4,9 @@ Writes plots (PNG and SVG), summary.csv, failed.csv, report.html and report.md i
 Where an input's machine was not fit to be measured (:mod:`reports.notices`), both pages
 open with its notices, above the tables, and the terminal repeats them. Where a runtime
 figure is unstable (:mod:`reports.stability`), the tables list its reasons, the plots draw
-it hollow and both pages explain the reasons above the plots.
+it hollow and both pages explain the reasons above the plots. Where a runtime case has an
+energy reading (:mod:`reports.energy`), both pages get an energy table and the report an env
+steps per joule plot; where none has but some say why, one note line gives the reasons.
 
 Bad input (a file that is not esperf's benchmark JSON, another schema version, no cases,
 an --out that would replace an input): one line on stderr naming the file and the
@@ -128,7 +130,10 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     scaling = render.scaling_table(tables.scaling(summary))
     memory = render.memory_table(tables.memory(summary))
     unstable = render.unstable_table(tables.unstable(summary))
-    n = len(plots.PLOTS) + 3
+    specs = plots.plots_for(summary)
+    energy_cases = render.energy_table(tables.energy_cases(summary))
+    energy_note = tables.energy_note(summary)
+    n = len(specs) + 3
     figures = []
     with Staging(out) as tmp:
         step = 1
@@ -136,7 +141,7 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
         summary.to_csv(tmp / "summary.csv", index=False)
         failed.to_csv(tmp / "failed.csv", index=False)
         style = plots.make_style(summary, failed)
-        for spec in plots.PLOTS:
+        for spec in specs:
             step += 1
             fig = spec.make(summary, style)
             if isinstance(fig, str) or fig is None:
@@ -161,14 +166,15 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
         render.write_html(
             tmp / "report.html", tmp, title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), cases=render.cases_table(summary), impls=impls,
-            scaling=scaling, memory=memory, notices=notices, unstable=unstable,
+            scaling=scaling, memory=memory, notices=notices, unstable=unstable, energy=energy_cases,
+            energy_note=energy_note,
         )
         step += 1
         progress(step, n, "report.md")
         render.write_markdown(
             tmp / "report.md", title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), impls=impls, scaling=scaling, memory=memory,
-            notices=notices, unstable=unstable,
+            notices=notices, unstable=unstable, energy=energy_cases, energy_note=energy_note,
         )
     drawn = sum(f.skipped is None for f in figures)
     skipped = len(figures) - drawn

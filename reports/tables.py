@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reports import formatting as fmt
-from reports import notices, stability
+from reports import energy, notices, stability
 from reports.load import CASE_FIELDS, Results, case_key, key_strings, key_text
 
 # The reference for "speedup over the CPU": the same case on the same host's single CPU device.
@@ -24,7 +24,7 @@ FIRST_COLUMNS = [
     "host", "device_label", "device", "device_kind", "platform", "num_devices", "num_processes", "impl", "part",
     "phase", "strategy", "env", "popsize", "popsize_per_device", "num_evals", "hidden", "episode_length", "unroll",
     "num_params", "median", "iqr", "q1", "q3", "rounds", stability.KEY, "mean", "stddev", "min", "max", "env_steps",
-    "env_steps_per_s", "flops", "flops_per_s", "peak_flops", "pct_of_peak", "speedup_vs_cpu",
+    "env_steps_per_s", "flops", "flops_per_s", "peak_flops", "pct_of_peak", "speedup_vs_cpu", *energy.COLUMNS,
     "baseline_memory_bytes", "peak_memory_bytes", "case_memory_bytes", "memory_source",
 ]
 LAST_COLUMNS = ["name", "files"]
@@ -58,10 +58,33 @@ def _pool(group: pd.DataFrame) -> pd.Series:
     first["files"] = ";".join(dict.fromkeys(group["file"]))
     if stability.KEY in group:  # pooled runs: the case is unstable where any of its runs was
         first[stability.KEY] = stability.cell(stability.union(group[stability.KEY]))
+    if energy.has_keys(group):
+        _pool_energy(group, first)
     if "scaling" in group:  # one measurement may belong to a strong and a weak series
         modes = sorted({str(m) for m in group["scaling"] if not pd.isna(m)})
         first["scaling"] = ",".join(modes) if modes else np.nan
     return first
+
+
+def _pool_energy(group: pd.DataFrame, first: pd.Series) -> None:
+    """Energy of a case pooled from its files into ``first``: ``energy_j`` the mean of the known
+    readings weighted by their rounds (as bench pools its workers), ``energy_source`` and
+    ``energy_unavailable`` the distinct values (the latter only where no file measured energy)."""
+    values = group[energy.ENERGY] if energy.ENERGY in group else pd.Series(np.nan, index=group.index)
+    known = values.map(energy.is_known)
+    weights = np.array([len(s) if s is not None else 1 for s in group["samples"]], dtype=float)
+    if known.any():
+        w = weights[known.to_numpy()]
+        first[energy.ENERGY] = float(np.dot(values[known].astype(float), w) / w.sum())
+        sources = energy.distinct(group[energy.SOURCE][known]) if energy.SOURCE in group else []
+        first[energy.SOURCE] = energy.REASON_SEPARATOR.join(sources) if sources else np.nan
+        if energy.UNAVAILABLE in group:
+            first[energy.UNAVAILABLE] = np.nan
+    else:
+        first[energy.ENERGY] = first[energy.SOURCE] = np.nan
+        if energy.UNAVAILABLE in group:
+            reasons = energy.distinct(group[energy.UNAVAILABLE])
+            first[energy.UNAVAILABLE] = energy.REASON_SEPARATOR.join(reasons) if reasons else np.nan
 
 
 def device_labels(rows: pd.DataFrame) -> pd.Series:
@@ -80,6 +103,11 @@ def summary(res: Results, peak_flops: dict[str, float] | None = None) -> pd.Data
     Where any input row has ``extra_info.unstable``, the ``unstable`` column lists a case's
     reasons (:func:`reports.stability.cell`; the union over its files, ``''`` when stable or
     not recorded); inputs without the key get no such column.
+
+    Where any input row has an energy key (:mod:`reports.energy`), the ``energy_j``,
+    ``env_steps_per_joule`` (env steps / energy_j of a runtime row) and ``energy_source``
+    columns follow ``speedup_vs_cpu``, NaN where a case has no energy; inputs without the keys
+    get none of them.
     """
     rows = res.rows.copy()
     for c in case_key([rows]):
@@ -105,6 +133,13 @@ def summary(res: Results, peak_flops: dict[str, float] | None = None) -> pd.Data
     df["peak_flops"] = peak
     df["pct_of_peak"] = 100.0 * df["flops_per_s"] / peak
     df["speedup_vs_cpu"] = speedup_vs_cpu(df)
+    if energy.has_keys(df):
+        joules = num(energy.ENERGY).where(num(energy.ENERGY).map(energy.is_known))
+        df[energy.ENERGY] = joules
+        # recomputed, not bench's value: a case pooled from several files has one pooled energy
+        df[energy.PER_JOULE] = (num("env_steps") / joules).where(runtime)
+        if energy.SOURCE not in df:
+            df[energy.SOURCE] = np.nan
     # The case's own memory: the worker's peak minus its footprint before the case built anything.
     df["case_memory_bytes"] = num("peak_memory_bytes") - num("baseline_memory_bytes")
 
@@ -275,6 +310,43 @@ def unstable(summary_df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     hit = summary_df[stability.KEY].map(stability.is_unstable)
     return summary_df[hit].reindex(columns=cols).reset_index(drop=True)
+
+
+def energy_cases(summary_df: pd.DataFrame) -> pd.DataFrame:
+    """The whole-generation runtime cases with an energy reading, in summary order: device label,
+    case fields, ``energy_j``, ``env_steps_per_joule``, ``energy_source`` and, from
+    ``device_state`` (first worker, first GPU, after the rounds), ``sm_clock_mhz`` and
+    ``temperature_c`` (NaN without it). Empty where no case has energy."""
+    cols = ["device_label", "impl", "strategy", "env", "popsize", "num_evals", "hidden", "episode_length",
+            *energy.COLUMNS, "sm_clock_mhz", "temperature_c"]
+    if energy.ENERGY not in summary_df:
+        return pd.DataFrame(columns=cols)
+    df = summary_df[summary_df["phase"].eq("runtime") & summary_df["part"].eq("generation")
+                    & _num(summary_df, energy.ENERGY).notna()]
+    out = df.reindex(columns=cols).reset_index(drop=True)
+    if energy.DEVICE_STATE in df:
+        after = [energy.state_after(v) for v in df[energy.DEVICE_STATE]]
+        for col in ("sm_clock_mhz", "temperature_c"):
+            out[col] = [a.get(col, np.nan) for a in after]
+    return out
+
+
+def energy_note(summary_df: pd.DataFrame) -> str:
+    """The one line for whole-generation runtime cases that say why they have no energy (``energy_unavailable``):
+    ``Energy: not measured on any machine (why)`` where no case has energy, else how many cases
+    lack it and on which device labels; ``''`` where no runtime case gives a reason (files written before
+    energy was measured)."""
+    if energy.UNAVAILABLE not in summary_df:
+        return ""
+    runtime = summary_df[summary_df["phase"].eq("runtime") & summary_df["part"].eq("generation")]
+    missing = runtime[_num(runtime, energy.ENERGY).isna() & runtime[energy.UNAVAILABLE].map(
+        lambda v: isinstance(v, str) and bool(v.strip()))]
+    if missing.empty:
+        return ""
+    reasons = energy.distinct(missing[energy.UNAVAILABLE])
+    if energy_cases(summary_df).empty:
+        return energy.not_measured(reasons)
+    return energy.not_measured(reasons, len(missing), list(dict.fromkeys(missing["device_label"].astype(str))))
 
 
 def failed(res: Results) -> pd.DataFrame:
