@@ -339,9 +339,10 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
                impls: pd.DataFrame | None = None, scaling: pd.DataFrame | None = None,
                memory: pd.DataFrame | None = None, notices: list[str] | None = None,
                unstable: pd.DataFrame | None = None, energy: pd.DataFrame | None = None,
-               energy_note: str = "") -> None:
+               energy_note: str = "", compile_note: str = "") -> None:
     """report.html; ``unstable`` (:func:`unstable_table`) adds its section above the plots, whose hollow
-    markers it explains; ``energy`` (:func:`energy_table`) and ``energy_note`` the energy section or line."""
+    markers it explains; ``energy`` (:func:`energy_table`) and ``energy_note`` the energy section or line;
+    ``compile_note`` the line on compile rounds that reused autotuning (:func:`reports.tables.compile_note`)."""
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -366,6 +367,7 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
         parts += [f"<h2>Memory per case ({len(memory)})</h2>", f"<p>{e(MEMORY_NOTE)}</p>",
                   "<details><summary>show the table</summary>", html_table(memory), "</details>"]
     parts += energy_html(energy, energy_note)
+    parts += [f'<p class="note">{e(compile_note)}</p>'] if compile_note else []
     parts += unstable_html(unstable)
     parts += [
         "<h2>Plots</h2>",
@@ -395,7 +397,7 @@ def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.Data
                    figures: list[Figure], failed: pd.DataFrame, impls: pd.DataFrame | None = None,
                    scaling: pd.DataFrame | None = None, memory: pd.DataFrame | None = None,
                    notices: list[str] | None = None, unstable: pd.DataFrame | None = None,
-                   energy: pd.DataFrame | None = None, energy_note: str = "") -> None:
+                   energy: pd.DataFrame | None = None, energy_note: str = "", compile_note: str = "") -> None:
     """report.md: the tables of report.html but the cases table, images by relative path."""
     lines = [f"# {title}", "", *[f"{m}  " for m in meta], "", *notices_markdown(notices),
              "## Machines", "", markdown_table(machines),
@@ -409,6 +411,7 @@ def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.Data
     if memory is not None and not memory.empty:
         lines += [f"## Memory per case ({len(memory)})", "", MEMORY_NOTE, "", markdown_table(memory)]
     lines += energy_markdown(energy, energy_note)
+    lines += [compile_note, ""] if compile_note else []
     lines += unstable_markdown(unstable)
     lines += ["## Plots", ""]
     for fig in figures:

@@ -133,6 +133,7 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     specs = plots.plots_for(summary)
     energy_cases = render.energy_table(tables.energy_cases(summary))
     energy_note = tables.energy_note(summary)
+    compile_note = tables.compile_note(summary)
     n = len(specs) + 3
     figures = []
     with Staging(out) as tmp:
@@ -167,7 +168,7 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
             tmp / "report.html", tmp, title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), cases=render.cases_table(summary), impls=impls,
             scaling=scaling, memory=memory, notices=notices, unstable=unstable, energy=energy_cases,
-            energy_note=energy_note,
+            energy_note=energy_note, compile_note=compile_note,
         )
         step += 1
         progress(step, n, "report.md")
@@ -175,6 +176,7 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
             tmp / "report.md", title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), impls=impls, scaling=scaling, memory=memory,
             notices=notices, unstable=unstable, energy=energy_cases, energy_note=energy_note,
+            compile_note=compile_note,
         )
     drawn = sum(f.skipped is None for f in figures)
     skipped = len(figures) - drawn

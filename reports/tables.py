@@ -349,6 +349,21 @@ def energy_note(summary_df: pd.DataFrame) -> str:
     return energy.not_measured(reasons, len(missing), list(dict.fromkeys(missing["device_label"].astype(str))))
 
 
+def compile_note(summary_df: pd.DataFrame) -> str:
+    """One line where compile cases ran their rounds in one process on a GPU
+    (``extra_info.compile_warm_autotune``: the rounds after the first reused XLA:GPU's
+    autotuning, so their compile times understate a cold compile); ``''`` where none did."""
+    if "compile_warm_autotune" not in summary_df:
+        return ""
+    warm = summary_df[summary_df["compile_warm_autotune"].map(lambda v: v is True or v == "True")]
+    if warm.empty:
+        return ""
+    devices = ", ".join(dict.fromkeys(warm["device_label"].astype(str)))
+    return (f"Compile: {len(warm)} compile case(s) on {devices} ran their rounds in one process "
+            "(--es-isolate none or --es-distributed): after the first, each round reused XLA:GPU's autotuning "
+            "and understates a cold compile; the first round (compile_s[0]) is the cold one.")
+
+
 def failed(res: Results) -> pd.DataFrame:
     cols = ["host", "device", "impl", "part", "phase", "strategy", "env", "popsize", "num_evals", "error", "name", "file"]
     df = res.failed

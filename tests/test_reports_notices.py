@@ -208,3 +208,31 @@ def test_compare_prints_both_sides_notices_and_keeps_its_verdict_and_exit_code(t
         return [ln for ln in out.splitlines()[1:] if not re.match(r"(notices \(|  (base|new): )", ln)]
     assert body(out_unfit) == body(out_plain)
     assert out_unfit.splitlines()[-1] == out_plain.splitlines()[-1]
+
+
+def test_compile_rounds_that_reused_autotuning_are_said_once_in_the_report(tmp_path):
+    """``compile_warm_autotune: true`` (in-process rounds on a GPU) is one line in both pages; false or absent, none."""
+    import json
+
+    from reports import report as report_command
+    from reports import tables
+    from reports.load import load
+
+    real = ROOT / "tests" / "fixtures" / "real" / "vm-small.json"
+    assert tables.compile_note(tables.summary(load([real]))) == ""  # files without the key
+    data = json.loads(real.read_text())
+    compile_rows = [b for b in data["benchmarks"] if b["extra_info"]["phase"] == "compile"]
+    for b in compile_rows:
+        b["extra_info"]["compile_warm_autotune"] = False
+    path = tmp_path / "cold.json"
+    path.write_text(json.dumps(data))
+    assert tables.compile_note(tables.summary(load([path]))) == ""
+    compile_rows[0]["extra_info"]["compile_warm_autotune"] = True
+    path = tmp_path / "warm.json"
+    path.write_text(json.dumps(data))
+    note = tables.compile_note(tables.summary(load([path])))
+    assert note.startswith("Compile: 1 compile case(s) on ") and "reused XLA:GPU's autotuning" in note
+    assert report_command.main([str(path), "--out", str(tmp_path / "out")]) == 0
+    for page in ("report.md", "report.html"):
+        assert (tmp_path / "out" / page).read_text().count("reused XLA:GPU&#x27;s autotuning" if page.endswith("html")
+                                                             else "reused XLA:GPU's autotuning") == 1
