@@ -220,3 +220,20 @@ def fake_nvml(**over):
         nvmlDeviceGetHandleByUUID=lambda uuid: f"h-{uuid}",
     )
     return m
+
+
+# -- report inputs -----------------------------------------------------------------------------
+
+REAL_FIXTURE = ROOT / "tests" / "fixtures" / "real" / "vm-small.json"
+
+
+def real_fixture() -> dict:
+    """A fresh copy of a real ``pytest bench`` JSON of this project's VM (tests/fixtures/real)."""
+    return json.loads(REAL_FIXTURE.read_text())
+
+
+def write_json(path, data: dict):
+    """``data`` as JSON at ``path`` (its folder made); returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path

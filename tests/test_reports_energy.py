@@ -16,7 +16,7 @@ import pytest
 from reports import energy, plots, stability, tables
 from reports import report as report_command
 from reports.load import load
-from helpers import ROOT
+from helpers import ROOT, real_fixture as real, write_json as write
 
 REAL = ROOT / "tests" / "fixtures" / "real" / "vm-small.json"
 NO_RAPL = "no RAPL counters in /sys/class/powercap"
@@ -25,16 +25,6 @@ STEPS = 640  # env steps of one generation of every case of the fixture
 PLOT = "env_steps_per_joule_vs_popsize"
 GPU_AFTER = {"sm_clock_mhz": 1755, "mem_clock_mhz": 2619, "temperature_c": 61, "power_w": 412.5,
              "throttle_reasons": []}
-
-
-def real() -> dict:
-    return json.loads(REAL.read_text())
-
-
-def write(path, data: dict):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    return path
 
 
 def runtime_rows(data: dict) -> list[dict]:

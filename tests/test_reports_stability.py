@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import html
-import json
 import re
 
 import numpy as np
@@ -18,20 +17,10 @@ from reports import compare as compare_command
 from reports import plots, stability, tables
 from reports import report as report_command
 from reports.load import load
-from helpers import ROOT
+from helpers import ROOT, real_fixture as real, write_json as write
 
 REAL = ROOT / "tests" / "fixtures" / "real" / "vm-small.json"
 SHAKY = ["spread", "iqr"]  # as bench might list them; the report orders them as REASONS does
-
-
-def real() -> dict:
-    return json.loads(REAL.read_text())
-
-
-def write(path, data: dict):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    return path
 
 
 def runtime_rows(data: dict) -> dict[str, dict]:
