@@ -266,11 +266,12 @@ def section_large(out: Path) -> list[str]:
                      x.get("memory_source", "-"), fmt(first, "s"), fmt(x.get("energy_j")),
                      fmt(x.get("env_steps_per_joule"), "rate"), fmt(after.get("sm_clock_mhz")),
                      fmt(after.get("temperature_c")), ", ".join(x.get("throttle_reasons") or []) or "-",
-                     ", ".join(x.get("unstable") or []) or "-"])
+                     ", ".join(x.get("unstable") or []) or "-",
+                     fmt(None if x.get("generation_memory_bytes") is None else x["generation_memory_bytes"] / MIB)])
     lines = ["## 4. " + STEP_TITLES[4], "",
              *table(["strategy", "pop", "evals", "median ms", "env steps/s", "peak - baseline MiB", "compile s",
                      "memory source", "first run s (slowest worker)", "energy J/gen", "env steps/J", "SM MHz after",
-                     "temp C after", "throttled", "unstable"], rows)]
+                     "temp C after", "throttled", "unstable", "generation MiB (the rounds' own)"], rows)]
     if why:
         lines += ["", f"Energy not measured: {'; '.join(sorted(why))}."]
     return lines + failures(("large", bench))

@@ -202,7 +202,7 @@ def test_large_populations_show_energy_clocks_and_flags_of_each_case(tmp_path, c
              "after": [{"sm_clock_mhz": 1755, "temperature_c": 61, "throttle_reasons": ["SwPowerCap"]}]}
     rows[0]["extra_info"].update(energy_j=45.0, env_steps_per_joule=1780.0, energy_source="nvml",
                                  device_state=[state, state], throttle_reasons=["SwPowerCap"],
-                                 unstable=["throttled"], first_run_s=[0.5, 0.75])
+                                 unstable=["throttled"], first_run_s=[0.5, 0.75], generation_memory_bytes=3 * 2**20)
     for r in rows[1:]:
         r["extra_info"].update(energy_j=None, energy_source=None,
                                energy_unavailable="no RAPL counters in /sys/class/powercap")
@@ -210,7 +210,7 @@ def test_large_populations_show_energy_clocks_and_flags_of_each_case(tmp_path, c
     code, text, _ = summarize(out, capsys)
     assert code == 0
     f = device_check.fmt
-    cells = f"| {f(0.75, 's')} | 45 | {f(1780.0, 'rate')} | 1755 | 61 | SwPowerCap | throttled |"
+    cells = f"| {f(0.75, 's')} | 45 | {f(1780.0, 'rate')} | 1755 | 61 | SwPowerCap | throttled | 3 |"
     (line,) = [x for x in text.splitlines() if x.startswith(f"| {rows[0]['extra_info']['strategy']} | ")
                and cells in x]
     assert "Energy not measured: no RAPL counters in /sys/class/powercap." in text
