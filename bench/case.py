@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
+# The pytest parameters of a case (Case.params), one per dimension of the grid.
+PARAMS = ("phase", "strategy", "env", "popsize", "evals", "device", "part", "impl")
+
+
 class CaseFailed(RuntimeError):
     """The case could not produce an honest figure."""
 
@@ -75,6 +79,20 @@ class Case:
         return cls(**{**data, "devices": tuple(data.get("devices") or ())})
 
     @property
+    def group(self) -> str:
+        """The pytest-benchmark group of the case's row: cases a person compares side by side
+        (one phase, strategy, env, device set and part; popsizes, evals and impls within it), so
+        the end-of-run table never sets a compile beside a generation."""
+        name = f"{self.phase}: {self.strategy} on {self.env}, {self.device}"
+        return name if self.part == "generation" else f"{name} ({self.part})"
+
+    def params(self) -> dict:
+        """The grid's dimensions as pytest parameters (``params`` in the JSON; what
+        ``--benchmark-group-by=param:popsize`` reads), in :data:`PARAMS` order."""
+        return {"phase": self.phase, "strategy": self.strategy, "env": self.env, "popsize": self.popsize,
+                "evals": self.evals, "device": self.device, "part": self.part, "impl": self.impl}
+
+    @property
     def id(self) -> str:
         parts = [self.phase, self.strategy, self.env, f"pop{self.popsize}", f"evals{self.evals}", self.device]
         if self.part != "generation":
@@ -82,7 +100,6 @@ class Case:
         if self.impl != "esperf":
             parts.append(self.impl)
         return "-".join(parts)
-
 
 
 @dataclass(frozen=True)

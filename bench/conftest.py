@@ -20,8 +20,9 @@ def _session(config) -> Session | None:
     return config.stash.get(KEY, None)
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_configure(config):
+    # before pytest-benchmark's own (trylast): its session reads the machine info, for
+    # --benchmark-compare, as it starts, and esperf's part of it must be there by then
     config.stash[KEY] = Session.start(config)
 
 
@@ -48,10 +49,22 @@ def pytest_generate_tests(metafunc):
         _session(metafunc.config).parametrize(metafunc)
 
 
+def pytest_collection_finish(session):
+    es = _session(session.config)
+    if es is not None:
+        es.collected(session.items)
+
+
 def pytest_collection_modifyitems(session, config, items):
     es = _session(config)
     if es is not None:
         es.deselect_done(config, items)
+
+
+@pytest.fixture
+def es_case(request, phase, strategy, env, popsize, evals, device, part, impl):
+    """The case of this item; its dimensions are the item's pytest parameters (bench.case.PARAMS)."""
+    return _session(request.config).case_of(request.node)
 
 
 @pytest.fixture
@@ -65,7 +78,7 @@ def es_run(request, benchmark):
 def pytest_runtest_makereport(item, call):
     report = yield
     es = _session(item.config)
-    if es is not None and "es_case" in getattr(getattr(item, "callspec", None), "params", {}):
+    if es is not None and es.case_of(item) is not None:
         es.report(item, call, report)
     return report
 
@@ -74,6 +87,14 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     es = _session(config)
     if es is not None:
         es.update_machine_info(machine_info)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_benchmark_compare_machine_info(config, benchmarksession, machine_info, compared_benchmark):
+    es = _session(config)
+    if es is not None:  # pytest-benchmark's own check then compares what describes the machine
+        es.comparable_machine_info(machine_info, compared_benchmark)
+    return (yield)
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):

@@ -112,6 +112,9 @@ def validate(path, data) -> None:
     for where, version in versions.items():
         if version is not None and version != SCHEMA_VERSION:
             raise BadInput(path, f"{where} {version!r} is not supported (this reports reads version {SCHEMA_VERSION})")
+    if (esperf or {}).get("run") == "smoke":
+        raise BadInput(path, "a smoke run (pytest bench --benchmark-disable: each case once, nothing measured); "
+                             "give the JSON of a measured run")
     failed = (esperf or {}).get("failed", [])
     if not isinstance(failed, list) or not all(isinstance(f, dict) for f in failed):
         raise BadInput(path, "esperf.failed is not a list of objects")

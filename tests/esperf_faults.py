@@ -9,6 +9,7 @@ ESPERF_FAULT=recompile      -> every runtime round also compiles a fresh functio
 ESPERF_FAULT=no-peers       -> evosax and gymnax cannot be imported (as without the peers extra)
 ESPERF_FAULT_PROCESS=i      -> only process i of a distributed run (ESPERF_PROCESS_ID) gets the fault
 ESPERF_BACKENDS_FILE=PATH   -> at the end, the pytest process writes the jax backends it started
+ESPERF_REQUEST_LOG=PATH     -> the pytest process appends each worker request's mode and rounds to PATH
 """
 import json
 import os
@@ -60,8 +61,28 @@ def install_worker():
         bench.measure.timing.ChainedRunner.__call__ = call
 
 
+def log_requests(path: str) -> None:
+    """Append one JSON line per worker request (mode, case id, rounds asked) to ``path``."""
+    from bench.case import Case
+    from bench.isolation.spawners import Workers
+
+    real = Workers.run
+
+    def run(self, request, timeout):
+        settings = request.get("settings") or {}
+        case = request.get("case")
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"mode": request.get("mode"), "case": case and Case.from_json(case).id,
+                                 "runtime_rounds": settings.get("runtime_rounds")}) + "\n")
+        return real(self, request, timeout)
+
+    Workers.run = run
+
+
 def pytest_configure(config):
     install_worker()
+    if os.environ.get("ESPERF_REQUEST_LOG"):
+        log_requests(os.environ["ESPERF_REQUEST_LOG"])
 
 
 def pytest_unconfigure(config):

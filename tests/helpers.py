@@ -115,7 +115,8 @@ def grid_options(**given):
             return Group()
 
     add_options(Parser())
-    values = {**defaults, "benchmark_min_rounds": None, "benchmark_max_time": None, **given}
+    values = {**defaults, "benchmark_min_rounds": None, "benchmark_max_time": None, "benchmark_disable": False,
+              **given}
     return values.__getitem__
 
 
@@ -237,3 +238,39 @@ def write_json(path, data: dict):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
     return path
+
+
+def set_samples(row: dict, samples) -> None:
+    """A benchmark row's rounds set to ``samples`` (data, median and rounds agree)."""
+    import numpy as np
+
+    row["stats"]["data"] = [float(x) for x in samples]
+    row["stats"]["median"] = float(np.median(samples))
+    row["stats"]["rounds"] = len(samples)
+
+
+def with_popsizes(data: dict) -> dict:
+    """``data`` (the real fixture) plus cma_es runtime rows at popsize 32 and 64 (rounds 2x and 4x
+    longer), so that a line of the runtime plot has three points."""
+    import copy
+
+    cma = next(b for b in data["benchmarks"]
+               if b["extra_info"]["phase"] == "runtime" and b["extra_info"]["strategy"] == "cma_es")
+    for factor, pop in ((2.0, 32), (4.0, 64)):
+        b = copy.deepcopy(cma)
+        b["name"] = b["name"].replace("pop16", f"pop{pop}")
+        b["extra_info"]["popsize"] = pop
+        set_samples(b, [float(x) * factor for x in cma["stats"]["data"]])
+        data["benchmarks"].append(b)
+    return data
+
+
+def report_each(folder: Path, inputs: dict[str, dict]) -> dict:
+    """``python -m reports`` of each input JSON alone: {name: (terminal messages, output folder)}."""
+    from reports import report as report_command
+
+    out = {}
+    for name, data in inputs.items():
+        src = write_json(folder / "in" / name / "vm.json", data)
+        out[name] = (report_command.make_report([str(src)], folder / f"out-{name}", {}), folder / f"out-{name}")
+    return out

@@ -151,7 +151,7 @@ def test_the_pytest_plugin_is_hooks_that_delegate():
     assert len(source.splitlines()) <= 150
     tree = ast.parse(source)
     hooks = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-    assert all(h.startswith("pytest_") or h in ("es_run", "_session") for h in hooks), hooks
+    assert all(h.startswith("pytest_") or h in ("es_case", "es_run", "_session") for h in hooks), hooks
 
 
 def test_tests_import_helpers_not_each_other():

@@ -383,6 +383,9 @@ BAD = {
     "esperf_schema_2": (lambda: json.dumps({**_good(), "esperf": {"schema_version": 2, "failed": []}}),
                         "esperf.schema_version 2 is not supported"),
     "no_cases": (lambda: json.dumps({**_good(), "benchmarks": [], "esperf": {"schema_version": 1, "failed": []}}), "no benchmark cases at all"),
+    "smoke_run": (lambda: json.dumps({**_good(), "benchmarks": [], "esperf": {"schema_version": 1, "run": "smoke",
+                                                                            "failed": []}}),
+                  "a smoke run (pytest bench --benchmark-disable: each case once, nothing measured)"),
     "bad_samples": (lambda: json.dumps(_samples(_good(), ["x"])), "stats.data holds a value that is not a finite number"),
 }
 

@@ -5,7 +5,6 @@ were. Inputs: copies of the real ``pytest bench`` JSON (tests/fixtures/real/vm-s
 """
 from __future__ import annotations
 
-import copy
 import json
 import re
 
@@ -14,11 +13,10 @@ import pandas as pd
 import pytest
 
 from reports import energy, plots, stability, tables
-from reports import report as report_command
 from reports.load import load
-from helpers import ROOT, real_fixture as real, write_json as write
+from helpers import REAL_FIXTURE as REAL, real_fixture as real, report_each, with_popsizes
+from helpers import write_json as write
 
-REAL = ROOT / "tests" / "fixtures" / "real" / "vm-small.json"
 NO_RAPL = "no RAPL counters in /sys/class/powercap"
 JOULES = {16: 0.5, 32: 0.8, 64: 2.0}  # cma_es energy per generation by popsize
 STEPS = 640  # env steps of one generation of every case of the fixture
@@ -30,18 +28,6 @@ GPU_AFTER = {"sm_clock_mhz": 1755, "mem_clock_mhz": 2619, "temperature_c": 61, "
 def runtime_rows(data: dict) -> list[dict]:
     return [b for b in data["benchmarks"] if b["extra_info"]["phase"] == "runtime"]
 
-
-def with_popsizes(data: dict) -> dict:
-    """``data`` plus cma_es runtime rows at popsize 32 and 64 (rounds 2x and 4x longer)."""
-    cma = next(b for b in runtime_rows(data) if b["extra_info"]["strategy"] == "cma_es")
-    for factor, pop in ((2.0, 32), (4.0, 64)):
-        b = copy.deepcopy(cma)
-        b["name"] = b["name"].replace("pop16", f"pop{pop}")
-        b["extra_info"]["popsize"] = pop
-        b["stats"]["data"] = [float(x) * factor for x in cma["stats"]["data"]]
-        b["stats"]["median"] = float(np.median(b["stats"]["data"]))
-        data["benchmarks"].append(b)
-    return data
 
 
 def measured(data: dict) -> dict:
@@ -105,12 +91,7 @@ def reports(tmp_path_factory):
     inputs = {"measured": measured(with_popsizes(real())),
               "none": unmeasured(with_popsizes(real()), (NO_RAPL, "NVML did not start (Uninitialized)")),
               "old": with_popsizes(real())}
-    out = {}
-    for name, data in inputs.items():
-        src = write(work / "in" / name / "vm.json", data)
-        folder = work / f"out-{name}"
-        out[name] = (report_command.make_report([str(src)], folder, {}), folder)
-    return out
+    return report_each(work, inputs)
 
 
 def test_summary_csv_has_the_energy_columns_empty_where_absent(reports):

@@ -17,9 +17,9 @@ from reports import compare as compare_command
 from reports import plots, stability, tables
 from reports import report as report_command
 from reports.load import load
-from helpers import ROOT, real_fixture as real, write_json as write
+from helpers import REAL_FIXTURE as REAL, real_fixture as real, report_each, set_samples, with_popsizes
+from helpers import write_json as write
 
-REAL = ROOT / "tests" / "fixtures" / "real" / "vm-small.json"
 SHAKY = ["spread", "iqr"]  # as bench might list them; the report orders them as REASONS does
 
 
@@ -28,23 +28,6 @@ def runtime_rows(data: dict) -> dict[str, dict]:
     return {b["extra_info"]["strategy"]: b for b in data["benchmarks"] if b["extra_info"]["phase"] == "runtime"}
 
 
-def _set_samples(b: dict, samples) -> None:
-    b["stats"]["data"] = [float(x) for x in samples]
-    b["stats"]["median"] = float(np.median(samples))
-    b["stats"]["rounds"] = len(samples)
-
-
-def with_popsizes(data: dict) -> dict:
-    """``data`` plus cma_es runtime rows at popsize 32 and 64 (rounds 2x and 4x longer), so that one
-    line of the runtime plot has three points."""
-    cma = runtime_rows(data)["cma_es"]
-    for factor, pop in ((2.0, 32), (4.0, 64)):
-        b = copy.deepcopy(cma)
-        b["name"] = b["name"].replace("pop16", f"pop{pop}")
-        b["extra_info"]["popsize"] = pop
-        _set_samples(b, np.asarray(cma["stats"]["data"]) * factor)
-        data["benchmarks"].append(b)
-    return data
 
 
 def marked(data: dict, unstable: dict[tuple[str, int], list[str]]) -> dict:
@@ -60,7 +43,7 @@ def marked(data: dict, unstable: dict[tuple[str, int], list[str]]) -> dict:
 def slower(data: dict, factor: float) -> dict:
     """``data`` with every runtime round ``factor`` times longer."""
     for b in runtime_rows(data).values():
-        _set_samples(b, np.asarray(b["stats"]["data"]) * factor)
+        set_samples(b, np.asarray(b["stats"]["data"]) * factor)
     return data
 
 
@@ -114,12 +97,7 @@ def reports(tmp_path_factory):
     work = tmp_path_factory.mktemp("stability")
     inputs = {"marked": marked(with_popsizes(real()), UNSTABLE), "stable": marked(with_popsizes(real()), {}),
               "plain": with_popsizes(real())}
-    out = {}
-    for name, data in inputs.items():
-        src = write(work / "in" / name / "vm.json", data)
-        folder = work / f"out-{name}"
-        out[name] = (report_command.make_report([str(src)], folder, {}), folder)
-    return out
+    return report_each(work, inputs)
 
 
 def _tables_only(text: str) -> str:
@@ -303,7 +281,7 @@ def _three_workers(data: dict, scales=(1.0, 1.4, 0.75), clustered=True) -> dict:
     b = runtime_rows(data)["openai_es"]
     x = np.asarray(b["stats"]["data"])
     blocks = np.split(x, 3)
-    _set_samples(b, np.concatenate([blk * s for blk, s in zip(blocks, scales)]))
+    set_samples(b, np.concatenate([blk * s for blk, s in zip(blocks, scales)]))
     if clustered:
         b["extra_info"].update(worker_rounds=[len(blk) for blk in blocks], runtime_workers=3,
                                worker_medians=[float(np.median(blk * s)) for blk, s in zip(blocks, scales)])

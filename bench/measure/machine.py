@@ -63,6 +63,11 @@ def jax_info(devices) -> dict:
     }
 
 
+# machine_info keys that describe one run (its system check, cache state, workers, processes),
+# not the machine: --benchmark-compare leaves them out of its "machine_info is different" check.
+RUN_STATE_KEYS = ("system_check", "cold_caches", "workers", "processes", "isolation")
+
+
 def machine_info(jax_part: dict) -> dict:
     """esperf's additions to pytest-benchmark's ``machine_info``: this host plus ``jax_part``."""
     import psutil

@@ -8,7 +8,7 @@ what is allowed. Importing this module is cheap: no jax.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.case import Settings
 from bench.validate import parse_positive_int
@@ -125,10 +125,11 @@ class RunOptions:
     case_timeout: float  # seconds a worker may take
     settings: Settings
     runtime_workers: int | None = None  # None: RUNTIME_WORKERS by the case's platform
+    smoke: bool = False  # --benchmark-disable: each case once (one compile round, one runtime round)
 
     def workers_for(self, platform: str) -> int:
-        """Fresh worker processes for one runtime case on ``platform`` (1 in-process)."""
-        if self.isolation != "process":
+        """Fresh worker processes for one runtime case on ``platform`` (1 in-process or in a smoke run)."""
+        if self.isolation != "process" or self.smoke:
             return 1
         return self.runtime_workers or RUNTIME_WORKERS.get(platform, 1)
 
@@ -194,6 +195,9 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
         profile_dir=parse_profile_dir(getoption("es_profile")),
     )
+    smoke = bool(getoption("benchmark_disable"))
+    if smoke:  # a smoke test of every case, as pytest-benchmark users expect of --benchmark-disable
+        settings = replace(settings, compile_rounds=1, runtime_rounds=1, min_runtime_rounds=1)
     timeouts = parse_timeouts(getoption("es_distributed_timeouts"))
     workers = getoption("es_runtime_workers")
     workers = None if workers is None else parse_positive_int("--es-runtime-workers", workers)
@@ -202,4 +206,4 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         raise ValueError(f"--es-runtime-workers: {workers} is not allowed here: {why}, in one process by design; "
                          "give 1 or use --es-isolate process")
     return RunOptions(isolation, timeouts, parse_seconds("--es-case-timeout", getoption("es_case_timeout")), settings,
-                      workers)
+                      workers, smoke)

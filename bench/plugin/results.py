@@ -4,10 +4,14 @@
   flushed and fsynced) beside ``--benchmark-json=PATH`` as soon as it ends;
 * at the end ``PATH`` is written atomically (a temporary file in the same folder, then a
   rename) in pytest-benchmark's format, and ``PATH.partial`` is removed. An interrupted run
-  (Ctrl-C, SIGTERM) keeps ``PATH.partial``; ``--es-resume`` runs only the cases it lacks.
+  (Ctrl-C, SIGTERM) keeps ``PATH.partial``; ``--es-resume`` runs only the cases it lacks;
+* ``PATH.lock`` is held (``flock``) from start-up to the end: a second run with the same PATH
+  refuses to start (:class:`ResultsBusy`) instead of truncating the first one's ``PATH.partial``
+  and overwriting its ``PATH``. The kernel releases the lock when the holder dies, however.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -65,6 +69,44 @@ def write_atomically(path: Path, data: dict) -> None:
         tmp.unlink(missing_ok=True)
 
 
+class ResultsBusy(RuntimeError):
+    """Another run holds ``PATH.lock``: its results must not be overwritten."""
+
+
+class ResultsLock:
+    """An exclusive ``flock`` on ``PATH.lock`` for as long as this run writes ``PATH``."""
+
+    def __init__(self, path: Path):
+        self.path = Path(f"{path}.lock")
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`ResultsBusy` naming the holder's pid."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise ResultsBusy(f"{self.path.with_suffix('')} is being written by another pytest bench run "
+                              f"(pid {holder}, holding {self.path.name}); wait for it to end or give another "
+                              "--benchmark-json") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        """Give the lock back; the file goes (a later run takes a fresh one)."""
+        if self.fd is None:
+            return
+        # unlinked while still held: a run starting now creates and locks a fresh file (only a run that
+        # opened the old one in this instant could lock it too)
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+        self.fd = None
+
+
 class Results:
     """The results files of ``--benchmark-json=PATH`` (none without it: ``path`` is None).
 
@@ -77,6 +119,16 @@ class Results:
         self.partial = Path(f"{path}.partial") if path else None
         self.earlier: list[dict] = []
         self.failed: list[dict] = []
+        self.lock = ResultsLock(path) if path else None
+
+    def acquire(self) -> None:
+        """Hold ``PATH.lock`` (:class:`ResultsBusy` when another run does); before anything is read or written."""
+        if self.lock is not None:
+            self.lock.acquire()
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     def start(self, earlier: list[dict]) -> None:
         """Begin ``PATH.partial``: a fresh run starts a fresh record, a resumed one keeps ``earlier``."""

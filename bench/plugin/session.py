@@ -9,6 +9,7 @@ and gives pytest-benchmark its rounds; :meth:`Session.finish` writes the JSON.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
@@ -17,10 +18,11 @@ from dataclasses import asdict, dataclass, field, replace
 
 import pytest
 
-from bench.case import Case, CaseFailed
-from bench.plugin import grid
+from bench.case import PARAMS, Case, CaseFailed
+from bench.plugin import benchmark_options, grid
 from bench.plugin.options import RunOptions, parse_run_options
-from bench.plugin.results import Results, read_partial, take_over_json_path
+from bench.plugin.progress import Progress
+from bench.plugin.results import Results, ResultsBusy, read_partial, take_over_json_path
 from bench.multi import distributed
 from reports.schema import SCHEMA_VERSION
 
@@ -80,18 +82,29 @@ def _absent(found: dict) -> dict[str, str]:
     return {p: "; ".join(lines) for p, lines in why.items()}
 
 
-def _record(benchmark, samples: list[float]) -> None:
-    """Give pytest-benchmark the rounds measured elsewhere (a worker, or bench.measure.timing here).
+def _record(benchmark, case: Case, samples: list[float], options: RunOptions) -> None:
+    """Give pytest-benchmark the rounds measured elsewhere (a worker, or bench.measure.timing here),
+    in the case's group, with the ``options`` block saying what esperf did.
 
     pytest-benchmark times only what it calls itself; ``_make_stats`` is the fixture's
-    own entry for a set of rounds (the same in pytest-benchmark 4 and 5).
+    own entry for a set of rounds (the same in pytest-benchmark 4 and 5), and it reads the
+    options block from the fixture's attributes.
     """
     benchmark._mode = "esperf"  # the fixture was used (no "unused fixture" warning)
+    benchmark.group = case.group
+    for name, value in benchmark_options.recorded(case, options.settings, options.smoke).items():
+        setattr(benchmark, name, value)
     if benchmark.disabled:
         return
     stats = benchmark._make_stats(1)
     for s in samples:
         stats.update(s)
+
+
+def _median(benchmark) -> float | None:
+    """The median of the rounds given to ``benchmark`` (None in a smoke run: none were given)."""
+    stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+    return getattr(stats, "median", None) if stats is not None and stats.data else None
 
 
 def _benchmark_dict(config, benchmark) -> dict | None:
@@ -103,6 +116,53 @@ def _benchmark_dict(config, benchmark) -> dict | None:
         config=config, benchmarks=[stats], include_data=True, machine_info={}, commit_info={}
     )
     return (out.get("benchmarks") or [None])[0]
+
+
+def _parse_options(config):
+    """(distributed spec, :class:`RunOptions`) of the command line; ``pytest.UsageError`` on a bad
+    value, or on a pytest-benchmark option esperf cannot honour."""
+    getoption = config.getoption
+    refused = benchmark_options.refused(getoption)
+    if refused:
+        raise pytest.UsageError(refused[0])
+    try:
+        spec = distributed.spec_from(getoption("es_distributed"))
+    except ValueError as err:
+        raise pytest.UsageError(f"--es-distributed / ${distributed.ENV_VAR}: {err}") from None
+    try:
+        return spec, parse_run_options(getoption, bool(spec))
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
+def _build_cases(getoption, spec, found: dict, discover) -> list[Case]:
+    """The run's cases; ``discover()`` lists the devices (:func:`_discover`), into ``found``."""
+
+    def devices():
+        found.update(discover())
+        return found["devices"]
+
+    def absent():
+        return _absent(found)
+
+    try:
+        if spec:  # the default devices depend on the platforms found
+            devices()
+            cases = grid.build_cases(grid.distributed_defaults(getoption, found["devices"]), found["devices"], absent)
+            grid.check_spans_every_process(cases, found["devices"], distributed.process_count())
+        else:
+            cases = grid.build_cases(getoption, devices, absent)
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
+    if any(c.impl == "evosax" for c in cases):
+        from bench.measure.peers import peers_available
+
+        if not peers_available():
+            raise pytest.UsageError(
+                "--es-impls: 'evosax' needs the optional peers (evosax, gymnax); "
+                'install them with pip install -e ".[peers]" or use --es-impls esperf'
+            )
+    return cases
 
 
 @dataclass
@@ -118,20 +178,16 @@ class Session:
     old_sigterm: object = None
     processes: list | None = None  # every process's machine info, in process order (distributed)
     unstable: list = field(default_factory=list)  # (item name, reasons with figures) of unstable cases
+    by_id: dict = field(default_factory=dict)  # {case id: Case}: an item's case from its callspec id
+    progress: Progress | None = None  # the line after each case (from collection on)
+    outcome: dict = field(default_factory=dict)  # {item name: (median, failure)} until its line is printed
 
     # -- start and end -------------------------------------------------------------------
     @classmethod
     def start(cls, config) -> "Session":
         """Everything ``pytest_configure`` does; raises ``pytest.UsageError`` on a bad option."""
         getoption = config.getoption
-        try:
-            spec = distributed.spec_from(getoption("es_distributed"))
-        except ValueError as err:
-            raise pytest.UsageError(f"--es-distributed / ${distributed.ENV_VAR}: {err}") from None
-        try:
-            options = parse_run_options(getoption, bool(spec))
-        except ValueError as err:
-            raise pytest.UsageError(str(err)) from None
+        spec, options = _parse_options(config)
         json_path = take_over_json_path(config)
         if getoption("es_resume") and json_path is None:
             raise pytest.UsageError("--es-resume needs --benchmark-json=PATH (it resumes from PATH.partial)")
@@ -144,40 +200,20 @@ class Session:
                 pytest.exit(f"esperf: {err}", returncode=pytest.ExitCode.INTERNAL_ERROR)
             if distributed.process_index() != 0:
                 json_path = None  # process 0 writes the results
+        results = Results(json_path)
+        try:
+            results.acquire()  # before anything slow: a second run with this PATH stops at once
+        except ResultsBusy as err:
+            raise pytest.UsageError(str(err)) from None
+        config.add_cleanup(results.release)
         workers = None
         if options.isolation == "process":
             from bench.isolation.spawners import Workers
 
             workers = Workers(options.settings.blas_threads, start_timeout=DISCOVERY_TIMEOUT_S)
             config.add_cleanup(workers.close)  # also after a usage error below
-        found = {}
-
-        def discover():
-            found.update(_discover(workers, options))
-            return found["devices"]
-
-        def absent():
-            return _absent(found)
-
-        try:
-            if spec:  # the default devices depend on the platforms found
-                discover()
-                cases = grid.build_cases(grid.distributed_defaults(getoption, found["devices"]), found["devices"],
-                                         absent)
-                grid.check_spans_every_process(cases, found["devices"], distributed.process_count())
-            else:
-                cases = grid.build_cases(getoption, discover, absent)
-        except ValueError as err:
-            raise pytest.UsageError(str(err)) from None
-        if any(c.impl == "evosax" for c in cases):
-            from bench.measure.peers import peers_available
-
-            if not peers_available():
-                raise pytest.UsageError(
-                    "--es-impls: 'evosax' needs the optional peers (evosax, gymnax); "
-                    'install them with pip install -e ".[peers]" or use --es-impls esperf'
-                )
-        results = Results(json_path)
+        found: dict = {}
+        cases = _build_cases(getoption, spec, found, lambda: _discover(workers, options))
         earlier = []
         if getoption("es_resume"):
             names = {item_name(c) for c in cases}
@@ -188,17 +224,31 @@ class Session:
         results.start(earlier)
         return cls(cases=cases, found=found, options=options,
                    workers=workers, results=results, distributed=bool(spec),
-                   old_sigterm=signal.signal(signal.SIGTERM, _raise_interrupt))
+                   old_sigterm=signal.signal(signal.SIGTERM, _raise_interrupt),
+                   by_id={c.id: c for c in cases})
 
     def close(self) -> None:
-        """``pytest_unconfigure``: the user's SIGTERM handler back; leave the distributed system."""
+        """``pytest_unconfigure``: the user's SIGTERM handler back; leave the distributed system;
+        ``PATH.lock`` goes."""
         signal.signal(signal.SIGTERM, self.old_sigterm or signal.SIG_DFL)
+        self.results.release()
         if self.distributed:
             distributed.shutdown()
 
     # -- collection ----------------------------------------------------------------------
     def parametrize(self, metafunc) -> None:
-        metafunc.parametrize("es_case", self.cases, ids=[c.id for c in self.cases])
+        """The grid's dimensions as pytest parameters (:data:`bench.case.PARAMS`), one set per case,
+        each with its case id: ``params`` in the JSON then serve ``--benchmark-group-by=param:popsize``."""
+        metafunc.parametrize(PARAMS, [tuple(c.params().values()) for c in self.cases], ids=[c.id for c in self.cases])
+
+    def case_of(self, item) -> Case | None:
+        """The case an item runs (None for an item that is not a case of the grid)."""
+        callspec = getattr(item, "callspec", None)
+        return self.by_id.get(callspec.id) if callspec is not None and "popsize" in callspec.params else None
+
+    def collected(self, items) -> None:
+        """``pytest_collection_finish``: the cases this run will measure, for the progress lines."""
+        self.progress = Progress(sum(self.case_of(i) is not None for i in items))
 
     def deselect_done(self, config, items) -> None:
         """With ``--es-resume``: drop the items the earlier run finished."""
@@ -223,9 +273,11 @@ class Session:
             pytest.fail(f"{type(err).__name__}: {err}", pytrace=False)
         finally:
             benchmark._mode = benchmark._mode or "esperf"
-        _record(benchmark, samples)
+        _record(benchmark, case, samples, self.options)
         info.update(rates(info, statistics.median(samples), self.options.settings))
-        if case.phase == "runtime":
+        if self.options.smoke:
+            info["smoke"] = True  # one round: no figure, no stability verdict
+        elif case.phase == "runtime":
             from bench.measure import stability
 
             throttled = info.get("throttle_reasons") or []
@@ -316,8 +368,9 @@ class Session:
         return samples, info
 
     def report(self, item, call, report) -> None:
-        """After each phase of a case's test: a failure, or the passed row, goes to ``PATH.partial``."""
-        case = item.callspec.params["es_case"]
+        """After each phase of a case's test: a failure, or the passed row, goes to ``PATH.partial``;
+        after its teardown, the case's progress line."""
+        case = self.case_of(item)
         if report.failed and call.excinfo is not None and not isinstance(call.excinfo.value, KeyboardInterrupt):
             failed = {
                 "name": item.name,
@@ -326,10 +379,26 @@ class Session:
                 "error": " ".join(call.excinfo.exconly().split())[:4000],
             }
             self.results.append({"name": item.name, "status": "failed", "failed": failed})
+            self.outcome.setdefault(item.name, (None, failed["error"]))
         elif report.when == "call" and report.passed:
-            row = _benchmark_dict(item.config, item.funcargs.get("benchmark"))
+            benchmark = item.funcargs.get("benchmark")
+            row = _benchmark_dict(item.config, benchmark)
             if row is not None:
                 self.results.append({"name": item.name, "status": "passed", "benchmark": row})
+            self.outcome[item.name] = (_median(benchmark), None)
+        if report.when == "teardown":
+            self._progress(item, case)
+
+    def _progress(self, item, case: Case) -> None:
+        """The case's line (after pytest's own mark for its test); none under ``-q``."""
+        median, failure = self.outcome.pop(item.name, (None, None))
+        if self.progress is None:
+            return
+        line = self.progress.line(case.id, median, failure)
+        reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and item.config.getoption("verbose") >= 0:
+            reporter.ensure_newline()
+            reporter.write_line(line)
 
     # -- the header ----------------------------------------------------------------------
     @staticmethod
@@ -379,7 +448,9 @@ class Session:
         from bench.measure.machine import machine_info as esperf_machine_info
 
         machine_info.update(esperf_machine_info(self.found["jax"]))
-        machine_info["blas_threads"] = self.found["blas_threads"]
+        # in a stable order: threadpoolctl lists the pools in the order the libraries loaded
+        pools = self.found["blas_threads"]
+        machine_info["blas_threads"] = pools if pools is None else sorted(pools, key=lambda p: json.dumps(p, sort_keys=True))
         machine_info["unused_accelerators"] = self.found.get("unused_accelerators", [])
         machine_info["backend_errors"] = self.found.get("backend_errors", {})
         machine_info["system_check"] = self.found.get("system_check", [])
@@ -390,8 +461,21 @@ class Session:
         if self.processes:
             machine_info["processes"] = self.processes  # every process's host, in process order
 
+    def comparable_machine_info(self, machine_info: dict, compared_benchmark: dict) -> None:
+        """Before pytest-benchmark's ``--benchmark-compare`` check: the keys that describe a run, not
+        the machine (:data:`bench.measure.machine.RUN_STATE_KEYS`), leave both sides, so the same
+        machine compares equal and another machine still warns."""
+        from bench.measure.machine import RUN_STATE_KEYS
+
+        saved = compared_benchmark.get("machine_info")
+        for info in (machine_info, saved if isinstance(saved, dict) else {}):
+            for key in RUN_STATE_KEYS:
+                info.pop(key, None)
+
     def update_json(self, output_json: dict) -> None:
-        output_json["esperf"] = {"schema_version": SCHEMA_VERSION, "failed": list(self.results.failed)}
+        # a smoke run (--benchmark-disable) has no rows: "run" says why, "failed" what broke
+        output_json["esperf"] = {"schema_version": SCHEMA_VERSION, "run": "smoke" if self.options.smoke else "measured",
+                                 "failed": list(self.results.failed)}
 
     def finish(self, session, exitstatus) -> None:
         """``pytest_sessionfinish``: write ``PATH`` (or say how to resume an interrupted run)."""

@@ -1,0 +1,45 @@
+"""One line after each case of ``pytest bench``: which case, its median or failure, the time so
+far and an estimate of the time left, as long-running tools print (a full grid runs for hours).
+
+The estimate is the mean time of the cases finished so far times the cases still to run;
+it says ``about`` because cases of one grid differ (a popsize-100 000 case takes longer).
+"""
+from __future__ import annotations
+
+import time
+
+
+def duration(seconds: float) -> str:
+    """A wall time for a person: ``12.3 s``, ``4 min 05 s``, ``2 h 07 min``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class Progress:
+    """Counts the finished cases of a run of ``total`` and words the line after each."""
+
+    def __init__(self, total: int, clock=time.monotonic):
+        self.total = total
+        self.done = 0
+        self.clock = clock
+        self.t0 = clock()
+
+    def line(self, case_id: str, median: float | None = None, failure: str | None = None) -> str:
+        """Count one more case done; its line: ``median`` seconds, or ``failure``'s first words,
+        or ``passed`` where neither (a smoke run times nothing)."""
+        from reports.formatting import seconds
+
+        self.done += 1
+        elapsed = self.clock() - self.t0
+        left = max(self.total - self.done, 0)
+        if failure is not None:
+            outcome = f"FAILED {failure[:120]}"
+        else:
+            outcome = "passed" if median is None else f"median {seconds(median)}"
+        eta = f"about {duration(elapsed / self.done * left)} left" if left else "done"
+        return f"esperf: [{self.done}/{self.total}] {case_id}: {outcome} · {duration(elapsed)} elapsed · {eta}"
