@@ -53,7 +53,9 @@ class Style:
         return _EXTRA_STYLES[others.index(impl) % len(_EXTRA_STYLES)] if impl in others else ("-", "o")
 
 
-def make_style(summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> Style:
+def set_theme() -> None:
+    """seaborn's theme of every figure of :mod:`reports` (the report's and history's): paper context,
+    white grid, larger fonts, reproducible SVG ids."""
     sns.set_theme(
         context="paper",
         style="whitegrid",
@@ -68,6 +70,10 @@ def make_style(summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> Sty
             "svg.hashsalt": "esperf",  # reproducible SVG ids
         },
     )
+
+
+def make_style(summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> Style:
+    set_theme()
     labels = list(dict.fromkeys(summary.sort_values(["host", "device"])["device_label"]))
     colors = sns.color_palette("colorblind" if len(labels) <= 10 else "husl", len(labels))
     palette = dict(zip(labels, colors))

@@ -63,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_out(out: Path, files: list[Path]) -> None:
-    """--out must not be or contain an input, and must be new, empty or an earlier report."""
+def check_out(out: Path, files: list[Path], markers: tuple[str, ...] = MARKERS) -> None:
+    """--out must not be or contain an input, and must be new, empty or an earlier report (a folder
+    holding one of ``markers``: the files the command writes)."""
     o = out.resolve()
     for f in files:
         fr = f.resolve()
@@ -72,7 +73,7 @@ def check_out(out: Path, files: list[Path]) -> None:
             raise BadInput(out, f"--out would replace the input file {f}; choose another folder")
     if o.exists() and not o.is_dir():
         raise BadInput(out, "--out exists and is not a folder")
-    if o.is_dir() and any(o.iterdir()) and not any((o / m).exists() for m in MARKERS):
+    if o.is_dir() and any(o.iterdir()) and not any((o / m).exists() for m in markers):
         raise BadInput(out, "--out is a folder with other files in it (no earlier report); it would be "
                        "replaced as a whole, so choose a new or empty folder")
 
