@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Plots, tables and report.html from the JSON of `pytest bench --benchmark-json=...` "
         "of one or many machines (reads JSON only; no jax needed).",
         epilog="Regression check: python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01] "
-        "(see python -m reports compare --help).",
+        "(see python -m reports compare --help). Every case over commits, with its steps: "
+        "python -m reports history FILES_OR_DIRS... (see python -m reports history --help).",
     )
     p.add_argument("results", nargs="*", metavar="RESULTS",
                    help=f"JSON files or folders of them (default: {DEFAULT_RESULTS}/)")
