@@ -7,8 +7,10 @@ Commands (``python -m reports`` picks one in :mod:`reports.__main__`):
 
 - ``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]``: :mod:`reports.report`
 - ``python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01]``: :mod:`reports.compare`
+- ``python -m reports history FILES_OR_DIRS... [--metric runtime|env_steps_per_s|compile]``:
+  :mod:`reports.history` (change points: :mod:`reports.steps`, tested by compare's rule)
 
-Shared by both: :mod:`reports.exit_status` (exit statuses, bad input, the error guards),
+Shared by all: :mod:`reports.exit_status` (exit statuses, bad input, the error guards),
 :mod:`reports.load` (reading the JSON), :mod:`reports.formatting` (numbers as text) and
 :mod:`reports.schema` (the JSON contract with ``bench``). The report's own parts:
 :mod:`reports.tables`, :mod:`reports.plots`, :mod:`reports.render`; both commands print

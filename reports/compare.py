@@ -82,6 +82,16 @@ class Side:
         return f"{self.name}: host {', '.join(self.hosts)}; devices {', '.join(self.kinds)}"
 
 
+def require_samples(rows: pd.DataFrame, command: str) -> None:
+    """Raise :class:`BadInput` naming the first entry of ``rows`` without raw samples (``stats.data``):
+    the verdict pools and resamples rounds, which pytest-benchmark's summary statistics cannot give."""
+    missing = rows[rows["samples"].isna()]
+    if not missing.empty:
+        r = missing.iloc[0]
+        raise BadInput(r["file"], f"benchmark #{r['bench_index']} {r['name']!r} has no stats.data (raw samples); "
+                       f"{command} needs them (pytest-benchmark writes them with --benchmark-json)")
+
+
 def load_side(paths: list[str], side: str) -> Side:
     """Read one side with :func:`reports.load.load`; every entry must have raw samples."""
     try:
@@ -89,11 +99,7 @@ def load_side(paths: list[str], side: str) -> Side:
     except BadInput as err:
         raise BadInput(err.where, f"{err.problem} ({side})") from None
     rows = res.rows
-    missing = rows[rows["samples"].isna()]
-    if not missing.empty:
-        r = missing.iloc[0]
-        raise BadInput(r["file"], f"benchmark #{r['bench_index']} {r['name']!r} has no stats.data (raw samples); "
-                       "compare needs them (pytest-benchmark writes them with --benchmark-json)")
+    require_samples(rows, "compare")
     hosts = sorted({h for hs in res.machines["process_hosts"] for h in hs} | set(rows["host"].astype(str)))
     kinds = sorted(set(rows["device_kind"].astype(str)))
     return Side(side, rows, hosts, kinds, machine_notices(res))
@@ -104,7 +110,7 @@ def different_machines(base: Side, new: Side) -> bool:
     return base.hosts != new.hosts or base.kinds != new.kinds
 
 
-def _pooled(df: pd.DataFrame, cols: list[str]) -> dict[str, dict]:
+def pooled_runs(df: pd.DataFrame, cols: list[str]) -> dict[str, dict]:
     """Per case key: a representative row, the case's rounds per run (file), per run the rounds
     each worker process gave (``extra_info.worker_rounds``; one worker where a row has none) and
     the case's unstable reasons (:func:`reports.stability.union` over its rows)."""
@@ -302,7 +308,7 @@ def compare(base: Side, new: Side, threshold: float = 0.10, alpha: float = 0.01,
     of the case (:func:`reports.stability.cell`, ``''`` when stable or not recorded).
     """
     cols = case_key([base.rows, new.rows], hosts=not cross_machine)
-    b, n = _pooled(base.rows, cols), _pooled(new.rows, cols)
+    b, n = pooled_runs(base.rows, cols), pooled_runs(new.rows, cols)
     both = pd.concat([base.rows, new.rows])
     varying = {c for c in ("episode_length",) if both[c].map(key_text).nunique() > 1}
     out = []
@@ -409,6 +415,15 @@ def _number_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = Fals
     return parse
 
 
+def add_verdict_options(p: argparse.ArgumentParser) -> None:
+    """``--threshold`` and ``--alpha`` of :func:`compare_runs`, with their ranges and defaults
+    (``compare`` and ``history`` decide slower / faster by the same rule, so they offer the same options)."""
+    p.add_argument("--threshold", type=_number_in(0.0, 10.0), default=0.10,
+                   help="relative change that counts, e.g. 0.10 = 10%% slower (default: 0.10)")
+    p.add_argument("--alpha", type=_number_in(0.0, 1.0, lo_open=True, hi_open=True), default=0.01,
+                   help="significance level of the Mann-Whitney U test (default: 0.01)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="python -m reports compare",
@@ -417,10 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("base", metavar="BASE", help="JSON file or folder of JSON files (samples of a case pooled)")
     p.add_argument("new", metavar="NEW", help="JSON file or folder of JSON files (samples of a case pooled)")
-    p.add_argument("--threshold", type=_number_in(0.0, 10.0), default=0.10,
-                   help="relative change that counts, e.g. 0.10 = 10%% slower (default: 0.10)")
-    p.add_argument("--alpha", type=_number_in(0.0, 1.0, lo_open=True, hi_open=True), default=0.01,
-                   help="significance level of the Mann-Whitney U test (default: 0.01)")
+    add_verdict_options(p)
     p.add_argument("--cross-machine", action="store_true",
                    help="compare BASE and NEW even when they come from different hosts or device kinds "
                    "(matching cases on everything but the host); this compares hardware, not code")

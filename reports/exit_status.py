@@ -2,11 +2,12 @@
 
 Exit status (a public contract; CI scripts read it):
 
-- 0: report written / ``compare``: nothing slower
-- 1: ``compare``: something is slower; ``device-check``: a step or bench case failed (nothing
-  else ever exits 1)
+- 0: report written / ``compare``: nothing slower / ``history``: no series ends slower
+- 1: ``compare``: something is slower; ``history``: a series' latest step is a slower one;
+  ``device-check``: a step or bench case failed (nothing else ever exits 1)
 - 2: bad input (:class:`BadInput`: one line ``reports: <where>: <problem>`` on stderr), including
-  usage errors (one line too, see :class:`OneLineParser`) and, for ``compare``, no case in common
+  usage errors (one line too, see :class:`OneLineParser`), for ``compare`` no case in common and,
+  for ``history``, a run without ``commit_info``
 - 3: an unexpected internal error (a bug): one line ``reports: internal error: <ExcType>: <msg>``
   on stderr, no traceback
 - 141 (128 + SIGPIPE, as a shell reports a process killed by a closed pipe): stdout was

@@ -313,5 +313,7 @@ def _machine_row(path: Path, host: str, data: dict) -> dict:
         "process_hosts": list(dict.fromkeys([host, *(str(p["hostname"]) for p in processes
                                                      if isinstance(p, dict) and p.get("hostname"))])),
         "datetime": data.get("datetime"),
+        # pytest-benchmark's commit_info (id, time, dirty, ...; "unknown" outside a git checkout): history orders runs by it
+        "commit_info": data["commit_info"] if isinstance(data.get("commit_info"), dict) else None,
         **_fitness(mi),
     }

@@ -334,6 +334,31 @@ def notices_markdown(lines: list[str] | None) -> list[str]:
             *[f"- {' '.join(line.split())}" for line in lines], ""]
 
 
+def page_head(title: str, meta: list[str]) -> list[str]:
+    """The opening lines of a self-contained page (report.html, history.html): doctype, :data:`CSS`
+    inline, the title as ``<h1>`` and one ``<p class="meta">`` per line of ``meta``."""
+    e = html.escape
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        *[f'<p class="meta">{e(m)}</p>' for m in meta],
+    ]
+
+
+def figure_html(fig: Figure, out_dir: Path) -> str:
+    """``fig`` as a ``<figure>`` whose image is ``out_dir/NAME.png`` inline as base64 (the page needs no
+    other file), or, where it was skipped, a note saying why."""
+    e = html.escape
+    if fig.skipped:
+        return f'<p class="note">Skipped <code>{e(fig.name)}</code>: {e(fig.skipped)}.</p>'
+    data = base64.b64encode((out_dir / f"{fig.name}.png").read_bytes()).decode("ascii")
+    return (f'<figure id="{e(fig.name)}"><img alt="{e(fig.caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{e(fig.caption)} ({e(fig.name)}.png / .svg)</figcaption></figure>")
+
+
 def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machines: pd.DataFrame,
                best: pd.DataFrame, figures: list[Figure], failed: pd.DataFrame, cases: pd.DataFrame,
                impls: pd.DataFrame | None = None, scaling: pd.DataFrame | None = None,
@@ -345,12 +370,7 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
     ``compile_note`` the line on compile rounds that reused autotuning (:func:`reports.tables.compile_note`)."""
     e = html.escape
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        *[f'<p class="meta">{e(m)}</p>' for m in meta],
+        *page_head(title, meta),
         *notices_html(notices),  # above every table: whoever reads the numbers reads this first
         "<h2>Machines</h2>",
         html_table(machines),
@@ -372,15 +392,7 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
     parts += [
         "<h2>Plots</h2>",
     ]
-    for fig in figures:
-        if fig.skipped:
-            parts.append(f'<p class="note">Skipped <code>{e(fig.name)}</code>: {e(fig.skipped)}.</p>')
-            continue
-        data = base64.b64encode((out_dir / f"{fig.name}.png").read_bytes()).decode("ascii")
-        parts.append(
-            f'<figure id="{e(fig.name)}"><img alt="{e(fig.caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{e(fig.caption)} ({e(fig.name)}.png / .svg)</figcaption></figure>"
-        )
+    parts += [figure_html(fig, out_dir) for fig in figures]
     parts += [
         f"<h2>Failed cases ({len(failed)})</h2>",
         html_table(failed),

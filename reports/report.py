@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Plots, tables and report.html from the JSON of `pytest bench --benchmark-json=...` "
         "of one or many machines (reads JSON only; no jax needed).",
         epilog="Regression check: python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01] "
-        "(see python -m reports compare --help).",
+        "(see python -m reports compare --help). Every case over commits, with its steps: "
+        "python -m reports history FILES_OR_DIRS... (see python -m reports history --help).",
     )
     p.add_argument("results", nargs="*", metavar="RESULTS",
                    help=f"JSON files or folders of them (default: {DEFAULT_RESULTS}/)")
@@ -63,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_out(out: Path, files: list[Path]) -> None:
-    """--out must not be or contain an input, and must be new, empty or an earlier report."""
+def check_out(out: Path, files: list[Path], markers: tuple[str, ...] = MARKERS) -> None:
+    """--out must not be or contain an input, and must be new, empty or an earlier report (a folder
+    holding one of ``markers``: the files the command writes)."""
     o = out.resolve()
     for f in files:
         fr = f.resolve()
@@ -72,7 +74,7 @@ def check_out(out: Path, files: list[Path]) -> None:
             raise BadInput(out, f"--out would replace the input file {f}; choose another folder")
     if o.exists() and not o.is_dir():
         raise BadInput(out, "--out exists and is not a folder")
-    if o.is_dir() and any(o.iterdir()) and not any((o / m).exists() for m in MARKERS):
+    if o.is_dir() and any(o.iterdir()) and not any((o / m).exists() for m in markers):
         raise BadInput(out, "--out is a folder with other files in it (no earlier report); it would be "
                        "replaced as a whole, so choose a new or empty folder")
 
