@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.case import Settings
-from bench.validate import parse_positive_int
+from bench.validate import parse_positive_int, pop_chunk_setting
 from reports import schema
 
 ISOLATION = ("process", "none")
@@ -71,6 +71,13 @@ def add_options(parser) -> None:
     )
     group.addoption(
         "--es-unroll", default="1", help="lax.scan unroll of the episode loop (default: 1; choose by measurement)"
+    )
+    group.addoption(
+        "--es-pop-chunk",
+        default="auto",
+        help="members per block of the rollout (the population is evaluated a block at a time, so a step's "
+        "working set stays in cache): N, auto (on cpu from the L2 cache's size, the whole population on gpu "
+        "and tpu) or off (default: auto)",
     )
     group.addoption(
         "--es-blas-threads",
@@ -190,6 +197,7 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         min_runtime_rounds=max(20, getoption("benchmark_min_rounds") or 0),
         max_time=float(getoption("benchmark_max_time") or 1.0),
         unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
+        pop_chunk=pop_chunk_setting("--es-pop-chunk", getoption("es_pop_chunk")),
         peak_flops=parse_peak_flops(getoption("es_peak_flops")),
         blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
         profile_dir=parse_profile_dir(getoption("es_profile")),
