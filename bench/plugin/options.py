@@ -119,7 +119,9 @@ def add_options(parser) -> None:
     group.addoption(
         "--es-peak-flops",
         default=None,
-        help="peak FLOP/s per device kind for %% of peak, e.g. cpu=1.2e11 or 'NVIDIA H100 80GB HBM3=6.7e13'",
+        help="peak FLOP/s per device kind for %% of peak, e.g. cpu=1.2e11 or 'NVIDIA H100 80GB HBM3=6.7e13'; "
+        "auto: measure each device's float32 matmul FLOP/s (and copy bandwidth) in a worker first, the given "
+        "values still winning (auto,cpu=1.2e11)",
     )
 
 
@@ -132,6 +134,7 @@ class RunOptions:
     case_timeout: float  # seconds a worker may take
     settings: Settings
     runtime_workers: int | None = None  # None: RUNTIME_WORKERS by the case's platform
+    measure_peaks: bool = False  # --es-peak-flops auto: each device's peak measured at the run's start
 
     def workers_for(self, platform: str) -> int:
         """Fresh worker processes for one runtime case on ``platform`` (1 in-process)."""
@@ -160,12 +163,18 @@ def parse_timeouts(text) -> tuple[float, float, float]:
     return tuple(parse_seconds("--es-distributed-timeouts", p) for p in parts)
 
 
-def parse_peak_flops(text: str | None) -> dict[str, float]:
-    """``--es-peak-flops`` as {device kind or platform: FLOP/s} (the JSON contract's parser)."""
+PEAK_AUTO = "auto"
+
+
+def parse_peak_flops(text: str | None) -> tuple[dict[str, float], bool]:
+    """``--es-peak-flops`` as ({device kind or platform: FLOP/s}, whether to measure the peaks):
+    ``KIND=FLOPS`` items (the JSON contract's parser) and the item ``auto``."""
+    items = [t.strip() for t in str(text or "").split(",")]
+    auto = any(t.lower() == PEAK_AUTO for t in items)
     try:
-        return schema.parse_peak_flops(text)
+        return schema.parse_peak_flops(",".join(t for t in items if t.lower() != PEAK_AUTO)), auto
     except ValueError as err:
-        raise ValueError(f"--es-peak-flops: {err}") from None
+        raise ValueError(f"--es-peak-flops: {err}; or auto (measured)") from None
 
 
 def parse_profile_dir(text) -> str | None:
@@ -190,6 +199,7 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
     if distributed and isolation == "process":
         raise ValueError("--es-isolate process cannot be combined with --es-distributed: the processes of a "
                          "distributed run measure their cases in-process (--es-isolate none)")
+    peak_flops, measure_peaks = parse_peak_flops(getoption("es_peak_flops"))
     settings = Settings(
         compile_rounds=parse_positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
         runtime_rounds=None if getoption("es_runtime_rounds") is None
@@ -198,7 +208,7 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         max_time=float(getoption("benchmark_max_time") or 1.0),
         unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
         pop_chunk=pop_chunk_setting("--es-pop-chunk", getoption("es_pop_chunk")),
-        peak_flops=parse_peak_flops(getoption("es_peak_flops")),
+        peak_flops=peak_flops,
         blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
         profile_dir=parse_profile_dir(getoption("es_profile")),
     )
@@ -210,4 +220,4 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         raise ValueError(f"--es-runtime-workers: {workers} is not allowed here: {why}, in one process by design; "
                          "give 1 or use --es-isolate process")
     return RunOptions(isolation, timeouts, parse_seconds("--es-case-timeout", getoption("es_case_timeout")), settings,
-                      workers)
+                      workers, measure_peaks)
