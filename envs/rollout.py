@@ -5,7 +5,9 @@ same computation for a whole population on shared episodes, written directly on
 batched arrays -- the envs' ``step`` is elementwise, so state fields of shape
 (popsize, evals) step at once (``fix_carry_shapes``), and the policy is a batched
 matrix product over all episodes of all members. A test proves it equals
-``vmap(vmap(rollout))``.
+``vmap(vmap(rollout))``. With ``pop_chunk`` it evaluates the population in blocks, one
+after another (a ``lax.map``), so that a large population's per-step arrays need not
+leave the cache; the returns are the same bit for bit.
 
 ``env`` is any ``envs.base.Env``: only its ``reset``/``step`` are used here.
 
@@ -131,8 +133,10 @@ def population_returns(
     popsize = flat_params.shape[0]
     blocks, size = population_blocks(popsize, pop_chunk)
 
+    starts = jax.vmap(env.reset)(keys)  # the shared episodes' start, once for every block
+
     def block_returns(block_params):
-        params, carry = population_carry(env, policy, block_params, keys)
+        params, carry = _block_carry(env, policy, block_params, starts)
         returns = _scan_returns(env, policy, params, carry, length, unroll)
         return jnp.broadcast_to(returns, (block_params.shape[0], keys.shape[0]))
 
@@ -149,9 +153,14 @@ def population_carry(env: Env, policy: MLPPolicy, flat_params: jax.Array, keys: 
     Every member starts from the same (evals,) reset states (common random numbers);
     ``fix_carry_shapes`` widens to (popsize, evals) exactly the leaves the members reach.
     """
+    return _block_carry(env, policy, flat_params, jax.vmap(env.reset)(keys))
+
+
+def _block_carry(env: Env, policy: MLPPolicy, flat_params: jax.Array, starts):
+    """:func:`population_carry` from the shared episodes' reset ``starts`` = (obs, state)."""
     p = policy.unflatten(flat_params)
     # First-layer weights and biases broadcast over the episode axis; the second layer
     # is one batched matmul (pop, evals, hidden) @ (pop, hidden, out).
     p = p._replace(w1=p.w1[:, None], b1=p.b1[:, None, :], b2=p.b2[:, None, :])
-    obs, state = jax.vmap(env.reset)(keys)
+    obs, state = starts
     return p, fix_carry_shapes(episode_step(env, policy, p), start_carry(state, obs))

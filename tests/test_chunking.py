@@ -2,7 +2,6 @@
 import pytest
 
 from bench.measure import chunking
-from bench.system import cpu_cache
 from bench.validate import pop_chunk_setting
 
 
@@ -20,8 +19,8 @@ def fake_sysfs(root, caches):
 def test_data_caches_read_sysfs_and_skip_the_instruction_cache(tmp_path):
     root = fake_sysfs(tmp_path, [(1, "Data", "48K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
                                  (3, "Unified", "32M")])
-    assert cpu_cache.data_caches(0, root) == {1: 48 * 1024, 2: 1024**2, 3: 32 * 1024**2}
-    assert cpu_cache.data_caches(0, tmp_path / "none") == {}
+    assert chunking.data_caches(0, root) == {1: 48 * 1024, 2: 1024**2, 3: 32 * 1024**2}
+    assert chunking.data_caches(0, tmp_path / "none") == {}
 
 
 @pytest.mark.parametrize("text, value", [("auto", "auto"), ("OFF", "off"), (" 250 ", 250), (7, 7)])

@@ -6,7 +6,8 @@ at a time, each block running all its episode steps, so that a step's working se
 cache. Here ``bench`` decides N: the user's number, ``off`` (the whole population at once),
 or ``auto``: on a CPU the block whose step working set is :data:`L2_MULTIPLE` times the L2
 cache of the core the worker runs on; on a GPU or TPU the whole population (no chunking:
-nothing measured says blocks are faster there). No jax here.
+nothing measured says blocks are faster there). The CPU's caches are read from Linux's
+sysfs (``/sys/devices/system/cpu/cpuN/cache``). No jax here.
 
 Measured on the project's 2-core EPYC VM (L2 1 MiB per core, L3 32 MiB; XLA:CPU runs the
 step's fusions on one thread), Pendulum-v1, hidden 48, rollout alone, block sizes
@@ -16,11 +17,47 @@ and 2-3 times as large was already slower (docs/performance.md).
 """
 from __future__ import annotations
 
-from bench.system.cpu_cache import data_caches, this_cpu
+import os
+from pathlib import Path
 
 L2_MULTIPLE = 4  # a block's step working set, in L2 caches (measured: see the module's docstring)
 DEFAULT_L2_BYTES = 1024**2  # where sysfs has no cache sizes
 FLOAT_BYTES = 4
+SYSFS = Path("/sys/devices/system/cpu")
+_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _bytes(text: str) -> int | None:
+    """sysfs's ``size`` ("48K", "32768K", "1M") in bytes; None where it is unreadable."""
+    text = text.strip().upper()
+    scale = _UNITS.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in _UNITS else text
+    return int(digits) * scale if digits.isdigit() else None
+
+
+def this_cpu() -> int:
+    """The lowest CPU this process may run on (the one whose caches speak for it)."""
+    try:
+        return min(os.sched_getaffinity(0))
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+def data_caches(cpu: int | None = None, root: Path = SYSFS) -> dict[int, int]:
+    """{cache level: bytes} of the data and unified caches of ``cpu`` (default :func:`this_cpu`);
+    ``{}`` where sysfs has none (not Linux, a container without ``/sys``)."""
+    cpu = this_cpu() if cpu is None else cpu
+    out: dict[int, int] = {}
+    for index in sorted((root / f"cpu{cpu}" / "cache").glob("index*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            level = int((index / "level").read_text())
+            size = _bytes((index / "size").read_text())
+        except (OSError, ValueError):
+            continue
+        if kind in ("Data", "Unified") and size:
+            out[level] = size
+    return out
 
 
 def member_step_bytes(num_params: int, evals: int, hidden: int, obs_size: int) -> int:
