@@ -111,6 +111,7 @@ class Settings:
     min_runtime_rounds: int = 20
     max_time: float = 1.0
     unroll: int = 1
+    pop_chunk: str | int = "auto"  # --es-pop-chunk: members per rollout block, "auto" or "off" (bench.measure.chunking)
     peak_flops: dict | None = None
     seed: int = 0
     blas_threads: int | None = 1
@@ -123,7 +124,8 @@ class Target:
     """A function to time: ``make_fn()`` builds a fresh copy; ``chain`` feeds output[0] back.
 
     ``in_shardings``/``out_shardings`` pin the executable's inputs and outputs (one device,
-    or a mesh for a sharded case); ``flops_fn(compiled)`` returns ``(flops, why_none)``.
+    or a mesh for a sharded case); ``flops_fn(compiled)`` returns ``(flops, why_none)``;
+    ``facts`` are more of the target's facts for ``extra_info`` (esperf's ``pop_chunk``).
     """
 
     make_fn: Callable[[], Callable]
@@ -135,3 +137,4 @@ class Target:
     episode_length: int
     in_shardings: object = None
     out_shardings: object = None
+    facts: dict = field(default_factory=dict)

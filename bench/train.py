@@ -27,9 +27,10 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 
 from bench.cli import fail
-from bench.validate import positive_int
+from bench.validate import pop_chunk_setting, positive_int
 
 PROG = "python -m bench.train"
 
@@ -64,6 +65,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="device set: PLATFORM:ID, PLATFORM:ID+ID+... or PLATFORM:all (e.g. cpu:all); the population "
         "is sharded over it (default: the first visible device)",
     )
+    p.add_argument(
+        "--pop-chunk",
+        default="auto",
+        metavar="N|auto|off",
+        help="members per block of the rollout: N, auto (on cpu from the L2 cache's size; the whole population "
+        "on gpu, tpu and device sets) or off (default: auto; see docs/options.md)",
+    )
     p.add_argument("--log-every", type=int, default=10, help="generations between progress lines")
     p.add_argument("--final-episodes", type=int, default=1000, help="fresh episodes for final_return")
     p.add_argument(
@@ -83,6 +91,7 @@ def train(args: argparse.Namespace) -> dict:
     from bench.multi.devices import devices_of, owned, resolve_device_set, visible_devices
     from bench.multi.sharding import check_divisible, place, pop_mesh, replicated
     from bench.measure.timing import CompileCounter, limit_blas_threads
+    from bench.measure.chunking import resolve_pop_chunk
     from bench.workload import Workload
 
     limit_blas_threads(1)
@@ -96,6 +105,7 @@ def train(args: argparse.Namespace) -> dict:
     for name in ("generations", "log_every", "final_episodes"):
         value = getattr(args, name)
         positive_int(f"--{name.replace('_', '-')}", value)
+    chunk_setting = pop_chunk_setting("--pop-chunk", args.pop_chunk)
     wl = Workload(
         strategy=args.strategy,
         env=args.env,
@@ -118,6 +128,9 @@ def train(args: argparse.Namespace) -> dict:
     if len(devices) > 1:
         check_divisible(wl.popsize, len(devices), args.devices)
         mesh = pop_mesh(devices)
+    pop_chunk, chunk_source = resolve_pop_chunk(chunk_setting, devices[0].platform, wl.popsize, wl.evals, wl.hidden,
+                                                wl.num_params, wl.policy.obs_size, sharded=mesh is not None)
+    wl = replace(wl, pop_chunk=pop_chunk)
     generation = wl.generation_fn(mesh)
 
     def run_chunk(state, n):
@@ -189,6 +202,8 @@ def train(args: argparse.Namespace) -> dict:
         "hidden": wl.hidden,
         "episode_length": wl.episode_length,
         "num_params": wl.num_params,
+        "pop_chunk": pop_chunk,
+        "pop_chunk_source": chunk_source,
         "sigma_init": args.sigma_init,
         "seed": args.seed,
         "options": dict(options),

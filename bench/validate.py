@@ -55,3 +55,18 @@ def positive_ints(name: str, text) -> tuple[int, ...]:
     except ValueError as err:
         raise ValueError(f"{err.args[0].split('; ')[0]}; give a comma list of positive ints") from None
     return tuple(dict.fromkeys(values))
+
+
+POP_CHUNK_WORDS = ("auto", "off")
+
+
+def pop_chunk_setting(name: str, text) -> str | int:
+    """A population-chunk setting: ``auto``, ``off`` or a positive int (members per block);
+    ValueError naming the value and what is allowed."""
+    word = str(text).strip().lower()
+    if word in POP_CHUNK_WORDS:
+        return word
+    try:
+        return positive_int(name, int(word) if isinstance(text, str) else text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not allowed; give a positive int (members per block), auto or off") from None

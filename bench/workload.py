@@ -18,7 +18,7 @@ import envs
 import strategies
 from envs.policy import MLPPolicy
 from bench.validate import positive_int
-from envs.rollout import episode_step, population_carry, population_returns
+from envs.rollout import episode_step, population_blocks, population_carry, population_returns
 
 
 class GenState(NamedTuple):
@@ -35,6 +35,10 @@ class Workload:
     ``strategy_options`` are extra keyword options of ``strategies.make`` (learning
     rate, weight decay, elite ratio, ...) as a tuple of (name, value) pairs, so the
     workload stays hashable. ``unroll`` is the ``lax.scan`` unroll of the rollout.
+    ``pop_chunk`` (None: the whole population at once) evaluates a single-device
+    generation's population in blocks of at most that many members
+    (``envs.rollout.population_returns``; ``bench.measure.chunking`` chooses it); the
+    sharded generation evaluates each device's rows whole.
     """
 
     strategy: str = "cma_es"
@@ -46,6 +50,7 @@ class Workload:
     sigma_init: float | None = None
     strategy_options: tuple = ()
     unroll: int = 1
+    pop_chunk: int | None = None
     _env: Any = field(init=False, repr=False, compare=False)
     _es: Any = field(init=False, repr=False, compare=False)
     _policy: MLPPolicy = field(init=False, repr=False, compare=False)
@@ -55,6 +60,8 @@ class Workload:
         positive_int("evals", self.evals)
         positive_int("hidden", self.hidden)
         positive_int("unroll", self.unroll)
+        if self.pop_chunk is not None:
+            positive_int("pop_chunk", self.pop_chunk)
         env = envs.make(self.env)
         if self.episode_length is None:
             object.__setattr__(self, "episode_length", env.max_steps)
@@ -93,6 +100,11 @@ class Workload:
         """Env steps one generation scans: popsize x evals x episode_length (every scanned step)."""
         return self.popsize * self.evals * self.episode_length
 
+    @property
+    def pop_blocks(self) -> tuple[int, int]:
+        """(blocks, members per block) of the single-device rollout (``envs.rollout.population_blocks``)."""
+        return population_blocks(self.popsize, self.pop_chunk)
+
     # -- the pure functions -----------------------------------------------------------
     def init(self, key: jax.Array) -> GenState:
         """Strategy state around a standard MLP initialisation, plus the generation key.
@@ -113,12 +125,16 @@ class Workload:
         # k_eval rides in the key slot consumed by ``evaluate``.
         return x, k_eval, GenState(es_state, key)
 
-    def evaluate(self, x: jax.Array, key: jax.Array, evals: int | None = None) -> jax.Array:
-        """Mean return of every member over ``evals`` shared episodes: shape (popsize,)."""
+    def evaluate(self, x: jax.Array, key: jax.Array, evals: int | None = None, chunked: bool = True) -> jax.Array:
+        """Mean return of every member over ``evals`` shared episodes: shape (popsize,).
+
+        ``chunked``: in blocks of ``pop_chunk`` members (the same returns, bit for bit).
+        """
         n = self.evals if evals is None else evals
         keys = jax.random.split(key, n)
         returns = population_returns(
-            self._env, self._policy, x.astype(jnp.float32), keys, self.episode_length, self.unroll
+            self._env, self._policy, x.astype(jnp.float32), keys, self.episode_length, self.unroll,
+            pop_chunk=self.pop_chunk if chunked else None,
         )
         return returns.mean(axis=1)
 
@@ -139,14 +155,16 @@ class Workload:
         device rolls out its own rows with no communication inside the episode loop,
         and ``tell``'s sums over the population become per-device partial sums plus
         small all-reduces (see :mod:`bench.multi.sharding`). Same values as ``generation``:
-        the returns exactly, the next state up to the rounding of those sums.
+        the returns exactly, the next state up to the rounding of those sums. The rows are
+        evaluated whole (no ``pop_chunk`` blocks): a block loop over the sharded population
+        axis would make the partitioner gather the population onto every device.
         """
         from bench.multi.sharding import check_divisible, constrain_population
 
         check_divisible(self.popsize, mesh.size)
         x, k_eval, state = self.ask(state)
         x = constrain_population(x, mesh)
-        returns = constrain_population(self.evaluate(x, k_eval), mesh)
+        returns = constrain_population(self.evaluate(x, k_eval, chunked=False), mesh)
         return self.tell(state, x, returns), returns
 
     def generation_fn(self, mesh=None):
@@ -170,7 +188,9 @@ class Workload:
         return generation
 
     def scan_step_fn(self):
-        """One scanned step of the batched rollout and its inputs (for FLOP counting).
+        """One scanned step of one block of the batched rollout and its inputs (for FLOP counting).
+
+        A block is ``pop_blocks[1]`` members (the whole population without ``pop_chunk``).
 
         The carry is an argument, not a constant, so XLA cannot fold the first step's
         zero returns and all-alive mask away: the step costs what a step inside the loop does.
@@ -179,7 +199,7 @@ class Workload:
         """
 
         def example_inputs():
-            x = jnp.zeros((self.popsize, self.num_params), jnp.float32)
+            x = jnp.zeros((self.pop_blocks[1], self.num_params), jnp.float32)
             keys = jax.random.split(jax.random.key(0), self.evals)
             return population_carry(self._env, self._policy, x, keys)
 

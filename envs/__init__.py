@@ -16,6 +16,6 @@ from __future__ import annotations
 from envs.base import Env
 from envs.cartpole import CartPole, CartPoleState
 from envs.pendulum import Pendulum, PendulumState
-from envs.registry import _ENVS, make, names
+from envs.registry import make, names
 
 __all__ = ["names", "make", "Env", "Pendulum", "PendulumState", "CartPole", "CartPoleState"]

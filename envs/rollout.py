@@ -5,7 +5,9 @@ same computation for a whole population on shared episodes, written directly on
 batched arrays -- the envs' ``step`` is elementwise, so state fields of shape
 (popsize, evals) step at once (``fix_carry_shapes``), and the policy is a batched
 matrix product over all episodes of all members. A test proves it equals
-``vmap(vmap(rollout))``.
+``vmap(vmap(rollout))``. With ``pop_chunk`` it evaluates the population in blocks, one
+after another (a ``lax.map``), so that a large population's per-step arrays need not
+leave the cache; the returns are the same bit for bit.
 
 ``env`` is any ``envs.base.Env``: only its ``reset``/``step`` are used here.
 
@@ -85,6 +87,22 @@ def rollout(env: Env, policy: MLPPolicy, flat_params: jax.Array, key: jax.Array,
     return _scan_returns(env, policy, policy.unflatten(flat_params), start_carry(state, obs), length, unroll=1)
 
 
+def population_blocks(popsize: int, pop_chunk: int | None) -> tuple[int, int]:
+    """(blocks, members per block) of a population evaluated ``pop_chunk`` members at a time.
+
+    ``pop_chunk`` None (or at least ``popsize``) is one block of the whole population. Else
+    the population is cut into ``ceil(popsize / pop_chunk)`` equal blocks of at most
+    ``pop_chunk`` members: the last block is padded by fewer members than there are blocks,
+    not by up to ``pop_chunk - 1``.
+    """
+    if pop_chunk is None or pop_chunk >= popsize:
+        return 1, popsize
+    if not isinstance(pop_chunk, int) or isinstance(pop_chunk, bool) or pop_chunk <= 0:
+        raise ValueError(f"pop_chunk={pop_chunk!r} is not allowed; it must be a positive int or None")
+    blocks = -(-popsize // pop_chunk)
+    return blocks, -(-popsize // blocks)
+
+
 def population_returns(
     env: Env,
     policy: MLPPolicy,
@@ -92,6 +110,7 @@ def population_returns(
     keys: jax.Array,
     length: int,
     unroll: int = 1,
+    pop_chunk: int | None = None,
 ) -> jax.Array:
     """Returns of every member on every shared episode: shape (popsize, evals).
 
@@ -100,13 +119,32 @@ def population_returns(
     ``vmap(vmap(rollout, (None, 0)), (0, None))`` but batched by hand, so the policy is
     fused broadcast arithmetic plus one batched matmul, and the env state is a set of
     (popsize, evals) arrays (or (evals,) where the members cannot change it).
+
+    ``pop_chunk`` (None: the whole population at once) evaluates the population in blocks
+    of at most that many members (:func:`population_blocks`), one block after another
+    (a ``lax.map``), each block scanning all its episode steps: a step's working set is then
+    (block, evals, hidden) instead of (popsize, evals, hidden) and can stay in a cache
+    where the whole population's would not. Members do not interact, so the returns are
+    the same, bit for bit (the padding members of the last block are dropped).
     """
     length = _check_length(env, length)
     if flat_params.ndim != 2:
         raise ValueError(f"flat_params has shape {flat_params.shape}; expected (popsize, {policy.num_params})")
-    params, carry = population_carry(env, policy, flat_params, keys)
-    returns = _scan_returns(env, policy, params, carry, length, unroll)
-    return jnp.broadcast_to(returns, (flat_params.shape[0], keys.shape[0]))
+    popsize = flat_params.shape[0]
+    blocks, size = population_blocks(popsize, pop_chunk)
+
+    starts = jax.vmap(env.reset)(keys)  # the shared episodes' start, once for every block
+
+    def block_returns(block_params):
+        params, carry = _block_carry(env, policy, block_params, starts)
+        returns = _scan_returns(env, policy, params, carry, length, unroll)
+        return jnp.broadcast_to(returns, (block_params.shape[0], keys.shape[0]))
+
+    if blocks == 1:
+        return block_returns(flat_params)
+    padded = jnp.pad(flat_params, ((0, blocks * size - popsize), (0, 0)))  # zero members, dropped below
+    returns = jax.lax.map(block_returns, padded.reshape(blocks, size, -1))
+    return returns.reshape(blocks * size, keys.shape[0])[:popsize]
 
 
 def population_carry(env: Env, policy: MLPPolicy, flat_params: jax.Array, keys: jax.Array):
@@ -115,9 +153,14 @@ def population_carry(env: Env, policy: MLPPolicy, flat_params: jax.Array, keys: 
     Every member starts from the same (evals,) reset states (common random numbers);
     ``fix_carry_shapes`` widens to (popsize, evals) exactly the leaves the members reach.
     """
+    return _block_carry(env, policy, flat_params, jax.vmap(env.reset)(keys))
+
+
+def _block_carry(env: Env, policy: MLPPolicy, flat_params: jax.Array, starts):
+    """:func:`population_carry` from the shared episodes' reset ``starts`` = (obs, state)."""
     p = policy.unflatten(flat_params)
     # First-layer weights and biases broadcast over the episode axis; the second layer
     # is one batched matmul (pop, evals, hidden) @ (pop, hidden, out).
     p = p._replace(w1=p.w1[:, None], b1=p.b1[:, None, :], b2=p.b2[:, None, :])
-    obs, state = jax.vmap(env.reset)(keys)
+    obs, state = starts
     return p, fix_carry_shapes(episode_step(env, policy, p), start_carry(state, obs))

@@ -98,3 +98,30 @@ def test_generation_fn_on_a_one_device_mesh_equals_the_plain_generation():
     np.testing.assert_array_equal(np.asarray(new_state.es_state.parents), np.asarray(ref_state.es_state.parents))
     assert returns.sharding.spec == sharding.pop_sharded(mesh).spec
     assert wl.generation_fn() is not wl.generation_fn()  # fresh functions: a new jit cache entry each
+
+
+@pytest.mark.parametrize("strategy", ["cma_es", "openai_es"])
+def test_a_chunked_generation_equals_the_unchunked_one_exactly(strategy):
+    """pop_chunk changes how the rollout is scheduled, not what a generation computes."""
+    kwargs = dict(strategy=strategy, env="Pendulum-v1", popsize=10, evals=4, hidden=4, episode_length=50)
+    whole, chunked = Workload(**kwargs), Workload(**kwargs, pop_chunk=4)
+    assert chunked.pop_blocks == (3, 4) and whole.pop_blocks == (1, 10)
+    state = whole.init(jax.random.key(5))
+    ref_state, ref_returns = jax.jit(whole.generation)(state)
+    new_state, returns = jax.jit(chunked.generation)(state)
+    np.testing.assert_array_equal(np.asarray(returns), np.asarray(ref_returns))
+    for a, b in zip(jax.tree.leaves(new_state.es_state), jax.tree.leaves(ref_state.es_state)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_the_sharded_generation_evaluates_rows_whole():
+    """On a mesh the population is not cut into blocks (a block loop over the sharded axis
+    would gather it): the program has one episode loop, the chunked single-device one two."""
+    from bench.multi import sharding
+
+    wl = Workload(strategy="openai_es", popsize=8, evals=2, hidden=3, episode_length=5, pop_chunk=3)
+    state = jax.eval_shape(wl.init, jax.random.key(0))
+    mesh = sharding.pop_mesh(jax.devices()[:1])
+    loops = {name: str(jax.make_jaxpr(fn)(state)).count("scan[")
+             for name, fn in (("single", wl.generation_fn()), ("mesh", wl.generation_fn(mesh)))}
+    assert loops["single"] == loops["mesh"] + 1, loops

@@ -16,7 +16,9 @@ Either way the worker writes one JSON result to the file the request names
   use and the quick system checks (:func:`bench.system.survey.machine_survey`; the pytest
   process never starts an accelerator backend itself, so it asks a worker);
 * ``runtime``: one runtime case (:func:`bench.measure.rounds.measure_runtime`);
-* ``compile``: one cold compile round (:func:`bench.measure.rounds.measure_compile_round`).
+* ``compile``: one cold compile round (:func:`bench.measure.rounds.measure_compile_round`);
+* ``peak``: the measured matmul FLOP/s and copy bandwidth of each device in ``devices``
+  (:func:`bench.measure.peak.measure_peaks`; ``--es-peak-flops auto``, ``python -m bench.peak``).
 
 Before a case builds anything, the worker has jax start only the backends of the case's
 platforms (``jax_platforms``: a CPU case on a GPU host never starts CUDA), starts them on the
@@ -111,6 +113,18 @@ def run(request: dict) -> dict:
         from bench.system.survey import machine_survey
 
         return {**machine_survey(), "blas_threads": blas, "cold_caches": cold}
+    if request["mode"] == "peak":
+        from bench.measure.peak import measure_peaks
+
+        from bench.multi.devices import resolve_device_set, visible_devices
+
+        tokens = request.get("devices")  # ids or sets (cpu:0, gpu:all); None: every visible device
+        platforms = _start_only(tokens) if tokens else os.environ.get("JAX_PLATFORMS", "")
+        visible = visible_devices()
+        ids = list(dict.fromkeys(i for t in tokens for i in resolve_device_set(t, visible))) if tokens else list(visible)
+        _, backend_init_s = _start_backend(ids)
+        return {"peaks": measure_peaks(ids, request.get("rounds") or 5), "jax_platforms": platforms,
+                "backend_init_s": backend_init_s}
 
     from bench.measure.rounds import measure_compile_round, measure_generation_memory, measure_runtime
     from bench.case import Case
@@ -129,7 +143,7 @@ def run(request: dict) -> dict:
     elif request["mode"] == "memory":
         result = {"info": measure_generation_memory(case, settings, request["executable"])}
     else:
-        raise ValueError(f"unknown worker mode {request['mode']!r}; choose devices, compile, runtime or memory")
+        raise ValueError(f"unknown worker mode {request['mode']!r}; choose devices, peak, compile, runtime or memory")
     peak, source = memory_peak(devices)
     return {**result, "jax_platforms": platforms, "backend_init_s": backend_init_s, "baseline_memory_bytes": baseline,
             "peak_memory_bytes": peak, "memory_source": source}
@@ -161,7 +175,8 @@ PRELOAD = (
     "jax", "jax.numpy", "numpy", "optax", "scipy.linalg", "threadpoolctl", "psutil",
     "strategies", "envs", "bench.case", "bench.workload", "bench.measure.rounds", "bench.measure.targets",
     "bench.measure.placement", "bench.measure.flops", "bench.measure.memory", "bench.measure.machine",
-    "bench.measure.timing", "bench.multi.sharding", "bench.multi.devices",
+    "bench.measure.timing", "bench.measure.chunking", "bench.measure.peak", "bench.multi.sharding",
+    "bench.multi.devices",
 )
 
 

@@ -22,12 +22,16 @@ def xla_flops(compiled) -> tuple[float | None, str | None]:
     return float(flops), None
 
 
-def scan_flops_fn(length: int, unroll: int, scan_step, device=None) -> Callable[[object], tuple[float | None, str | None]]:
-    """A ``flops_fn`` for a program whose episodes are one ``lax.scan`` of ``length`` steps.
+def scan_flops_fn(length: int, unroll: int, scan_step, device=None,
+                  blocks: int = 1) -> Callable[[object], tuple[float | None, str | None]]:
+    """A ``flops_fn`` for a program whose episodes are one ``lax.scan`` of ``length`` steps
+    (per population block, ``blocks`` blocks one after another).
 
-    XLA's cost analysis counts a while loop's body once, whatever its trip count: the
-    returned function adds the (length - unroll) scanned steps it left out, each costed
-    on its own. ``scan_step()`` gives (fn, args): one step of every episode of every
+    XLA's cost analysis counts a while loop's body once, whatever its trip count (the
+    block loop's too): the returned function adds the (blocks x length - unroll) scanned
+    steps it left out, each costed on its own (``scan_step`` is one block's step). A
+    block's own set-up outside its episode loop (its start carry) is counted once, not
+    per block: a few operations per episode against the loop's thousands. ``scan_step()`` gives (fn, args): one step of every episode of every
     member, with its carry as an argument; it is compiled once, on first use, for
     ``device`` (the case's: unplaced, it would be costed by the default backend -- a GPU's
     cost model for a CPU case on a GPU host).
@@ -45,6 +49,6 @@ def scan_flops_fn(length: int, unroll: int, scan_step, device=None) -> Callable[
         step, why = step_cost[0]
         if step is None:
             return None, f"scan step: {why}"
-        return total + max(0, length - unroll) * step, None
+        return total + max(0, blocks * length - unroll) * step, None
 
     return flops_fn

@@ -65,7 +65,8 @@ def jax_info(devices) -> dict:
 
 # machine_info keys that describe one run (its system check, cache state, workers, processes),
 # not the machine: --benchmark-compare leaves them out of its "machine_info is different" check.
-RUN_STATE_KEYS = ("system_check", "cold_caches", "workers", "processes", "isolation")
+RUN_STATE_KEYS = ("system_check", "cold_caches", "workers", "processes", "isolation", "measured_peaks",
+                  "measured_peaks_error")
 
 
 def machine_info(jax_part: dict) -> dict:

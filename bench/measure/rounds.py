@@ -279,8 +279,13 @@ def compile_figures(rounds: list[dict]) -> tuple[list[float], dict]:
     return [r["total_s"] for r in rounds], info
 
 
-def rates(info: dict, median: float, settings: Settings) -> dict:
-    """Throughput figures of a runtime case from its median seconds per round."""
+def rates(info: dict, median: float, settings: Settings, measured: dict[str, float] | None = None) -> dict:
+    """Throughput figures of a runtime case from its median seconds per round.
+
+    ``pct_of_peak`` divides by the user's ``--es-peak-flops`` for the case's device kind or
+    platform (times the devices of a set) where given, else by the sum of the measured
+    peaks of the case's devices (``measured``: {device id: FLOP/s}, ``--es-peak-flops auto``).
+    """
     out = {"env_steps_per_s": None}
     if info["phase"] != "runtime" or not median > 0:
         return out  # env steps per second of a compile figure would mean nothing
@@ -294,6 +299,12 @@ def rates(info: dict, median: float, settings: Settings) -> dict:
         peak = peaks.get(info.get("device_kind")) or peaks.get(info.get("platform"))
         if peak and info.get("num_devices", 1) > 1:
             peak *= info["num_devices"]  # a sharded case can use every device's peak
+        devices = info.get("devices") or [info.get("device")]
+        if not peak and measured and all(d in measured for d in devices):
+            peak = sum(measured[d] for d in devices)
+            out["peak_source"] = "measured"
+        elif peak:
+            out["peak_source"] = "given"
         out["peak_flops"] = peak
         out["pct_of_peak"] = 100.0 * out["flops_per_s"] / peak if peak else None
     return out

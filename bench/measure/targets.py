@@ -1,6 +1,8 @@
 """The target a case times: esperf's workload (or the evosax peer) on the case's placement."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jax
 
 from bench.case import Case, Settings, Target
@@ -15,6 +17,7 @@ def esperf_target(case: Case, settings: Settings, placement: Placement, abstract
     of those same inputs: enough to trace, lower and compile the same program, and
     nothing to execute it with.
     """
+    from bench.measure.chunking import resolve_pop_chunk
     from bench.workload import Workload
 
     wl = Workload(
@@ -26,12 +29,20 @@ def esperf_target(case: Case, settings: Settings, placement: Placement, abstract
         episode_length=case.episode_length,
         unroll=settings.unroll,
     )
+    pop_chunk, chunk_source = resolve_pop_chunk(
+        settings.pop_chunk, placement.devices[0].platform, case.popsize, case.evals, case.hidden, wl.num_params,
+        wl.policy.obs_size, sharded=placement.mesh is not None,
+    )
+    wl = replace(wl, pop_chunk=pop_chunk)
     if case.part in ("ask", "tell"):
         flops_fn = xla_flops  # no scan inside
     else:
-        flops_fn = scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn, placement.devices[0])
+        flops_fn = scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn, placement.devices[0],
+                                 blocks=wl.pop_blocks[0])
     env_steps = wl.env_steps if case.part in ("generation", "eval") else None
-    common = dict(env_steps=env_steps, flops_fn=flops_fn, num_params=wl.num_params, episode_length=wl.episode_length)
+    facts = {"pop_chunk": pop_chunk, "pop_blocks": wl.pop_blocks[0], "pop_chunk_source": chunk_source}
+    common = dict(env_steps=env_steps, flops_fn=flops_fn, num_params=wl.num_params, episode_length=wl.episode_length,
+                  facts=facts)
     generation = case.part == "generation"
     if not generation and placement.mesh is not None:
         raise ValueError(f"the {case.part!r} breakdown part runs on one device, not on {case.device}")
@@ -74,4 +85,5 @@ def target_info(case: Case, target: Target, devices) -> dict:
         "platform": devices[0].platform,
         "num_processes": len({getattr(d, "process_index", 0) for d in devices}),
         "env_steps": target.env_steps,
+        **target.facts,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bench.case import Settings
-from bench.validate import parse_positive_int
+from bench.validate import parse_positive_int, pop_chunk_setting
 from reports import schema
 
 ISOLATION = ("process", "none")
@@ -73,6 +73,13 @@ def add_options(parser) -> None:
         "--es-unroll", default="1", help="lax.scan unroll of the episode loop (default: 1; choose by measurement)"
     )
     group.addoption(
+        "--es-pop-chunk",
+        default="auto",
+        help="members per block of the rollout (the population is evaluated a block at a time, so a step's "
+        "working set stays in cache): N, auto (on cpu from the L2 cache's size, the whole population on gpu "
+        "and tpu) or off (default: auto)",
+    )
+    group.addoption(
         "--es-blas-threads",
         default="1",
         help="threads of the BLAS/LAPACK pools behind XLA's CPU custom calls such as eigh; 0 leaves them "
@@ -112,7 +119,9 @@ def add_options(parser) -> None:
     group.addoption(
         "--es-peak-flops",
         default=None,
-        help="peak FLOP/s per device kind for %% of peak, e.g. cpu=1.2e11 or 'NVIDIA H100 80GB HBM3=6.7e13'",
+        help="peak FLOP/s per device kind for %% of peak, e.g. cpu=1.2e11 or 'NVIDIA H100 80GB HBM3=6.7e13'; "
+        "auto: measure each device's float32 matmul FLOP/s (and copy bandwidth) in a worker first, the given "
+        "values still winning (auto,cpu=1.2e11)",
     )
 
 
@@ -126,6 +135,7 @@ class RunOptions:
     settings: Settings
     runtime_workers: int | None = None  # None: RUNTIME_WORKERS by the case's platform
     smoke: bool = False  # --benchmark-disable: each case once (one compile round, one runtime round)
+    measure_peaks: bool = False  # --es-peak-flops auto: each device's peak measured at the run's start
 
     def workers_for(self, platform: str) -> int:
         """Fresh worker processes for one runtime case on ``platform`` (1 in-process or in a smoke run)."""
@@ -154,12 +164,18 @@ def parse_timeouts(text) -> tuple[float, float, float]:
     return tuple(parse_seconds("--es-distributed-timeouts", p) for p in parts)
 
 
-def parse_peak_flops(text: str | None) -> dict[str, float]:
-    """``--es-peak-flops`` as {device kind or platform: FLOP/s} (the JSON contract's parser)."""
+PEAK_AUTO = "auto"
+
+
+def parse_peak_flops(text: str | None) -> tuple[dict[str, float], bool]:
+    """``--es-peak-flops`` as ({device kind or platform: FLOP/s}, whether to measure the peaks):
+    ``KIND=FLOPS`` items (the JSON contract's parser) and the item ``auto``."""
+    items = [t.strip() for t in str(text or "").split(",")]
+    auto = any(t.lower() == PEAK_AUTO for t in items)
     try:
-        return schema.parse_peak_flops(text)
+        return schema.parse_peak_flops(",".join(t for t in items if t.lower() != PEAK_AUTO)), auto
     except ValueError as err:
-        raise ValueError(f"--es-peak-flops: {err}") from None
+        raise ValueError(f"--es-peak-flops: {err}; or auto (measured)") from None
 
 
 def parse_profile_dir(text) -> str | None:
@@ -184,6 +200,7 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
     if distributed and isolation == "process":
         raise ValueError("--es-isolate process cannot be combined with --es-distributed: the processes of a "
                          "distributed run measure their cases in-process (--es-isolate none)")
+    peak_flops, measure_peaks = parse_peak_flops(getoption("es_peak_flops"))
     settings = Settings(
         compile_rounds=parse_positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
         runtime_rounds=None if getoption("es_runtime_rounds") is None
@@ -191,7 +208,8 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         min_runtime_rounds=max(20, getoption("benchmark_min_rounds") or 0),
         max_time=float(getoption("benchmark_max_time") or 1.0),
         unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
-        peak_flops=parse_peak_flops(getoption("es_peak_flops")),
+        pop_chunk=pop_chunk_setting("--es-pop-chunk", getoption("es_pop_chunk")),
+        peak_flops=peak_flops,
         blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
         profile_dir=parse_profile_dir(getoption("es_profile")),
     )
@@ -206,4 +224,4 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         raise ValueError(f"--es-runtime-workers: {workers} is not allowed here: {why}, in one process by design; "
                          "give 1 or use --es-isolate process")
     return RunOptions(isolation, timeouts, parse_seconds("--es-case-timeout", getoption("es_case_timeout")), settings,
-                      workers, smoke)
+                      workers, smoke, measure_peaks)

@@ -65,6 +65,29 @@ def _discover(workers, options: RunOptions) -> dict:
     return found
 
 
+def _measure_peaks(workers, options: RunOptions, cases: list[Case]) -> dict:
+    """``--es-peak-flops auto``: {"measured_peaks": [per device: kind, platform, matmul_flops_per_s,
+    copy_bytes_per_s, sizes, rounds]} of every device the cases run on (:mod:`bench.measure.peak`),
+    in a fresh worker with the case deadline (or in this process under ``--es-isolate none``);
+    where that fails, ``[]`` and ``measured_peaks_error`` saying why."""
+    ids = sorted({d for c in cases for d in c.devices}, key=lambda i: (i.split(":")[0], int(i.split(":")[1])))
+    try:
+        if workers is None:
+            from bench.measure.peak import measure_peaks
+
+            return {"measured_peaks": measure_peaks(ids)}
+        from bench.isolation.spawners import WorkerFailed
+
+        try:
+            found = workers.run({"mode": "peak", "devices": ids, "settings": asdict(options.settings)},
+                                options.case_timeout)
+        except WorkerFailed as err:
+            return {"measured_peaks": [], "measured_peaks_error": f"the peak worker failed: {err}"}
+        return {"measured_peaks": found["peaks"]}
+    except (CaseFailed, ValueError) as err:
+        return {"measured_peaks": [], "measured_peaks_error": str(err)}
+
+
 def _absent(found: dict) -> dict[str, str]:
     """{platform: why jax shows none of its devices} for the platforms an accelerator or a
     failed backend says should be there (what ``--es-devices gpu`` answers on such a machine)."""
@@ -130,9 +153,13 @@ def _parse_options(config):
     except ValueError as err:
         raise pytest.UsageError(f"--es-distributed / ${distributed.ENV_VAR}: {err}") from None
     try:
-        return spec, parse_run_options(getoption, bool(spec))
+        options = parse_run_options(getoption, bool(spec))
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None
+    if spec and options.measure_peaks:
+        raise pytest.UsageError("--es-peak-flops auto measures the peaks in one process, not under "
+                                "--es-distributed; give KIND=FLOPS values")
+    return spec, options
 
 
 def _build_cases(getoption, spec, found: dict, discover) -> list[Case]:
@@ -214,6 +241,8 @@ class Session:
             config.add_cleanup(workers.close)  # also after a usage error below
         found: dict = {}
         cases = _build_cases(getoption, spec, found, lambda: _discover(workers, options))
+        if options.measure_peaks:
+            found.update(_measure_peaks(workers, options, cases))
         earlier = []
         if getoption("es_resume"):
             names = {item_name(c) for c in cases}
@@ -264,6 +293,7 @@ class Session:
     def run(self, case: Case, benchmark) -> dict:
         """Measure ``case``, give pytest-benchmark its rounds, return its extra_info."""
         from bench.isolation.spawners import WorkerFailed
+        from bench.measure.peak import peak_by_device
         from bench.measure.rounds import rates
 
         try:
@@ -274,7 +304,8 @@ class Session:
         finally:
             benchmark._mode = benchmark._mode or "esperf"
         _record(benchmark, case, samples, self.options)
-        info.update(rates(info, statistics.median(samples), self.options.settings))
+        info.update(rates(info, statistics.median(samples), self.options.settings,
+                          peak_by_device(self.found.get("measured_peaks"))))
         if self.options.smoke:
             info["smoke"] = True  # one round: no figure, no stability verdict
         elif case.phase == "runtime":
@@ -438,6 +469,8 @@ class Session:
         platforms = {a["platform"] for a in unused}
         lines += [f"jax's {b} backend failed to start: {e}" for b, e in self.found.get("backend_errors", {}).items()
                   if BACKEND_PLATFORM.get(b, b) not in platforms]
+        if self.found.get("measured_peaks_error"):
+            lines.append(f"--es-peak-flops auto: {self.found['measured_peaks_error']}; pct_of_peak stays empty")
         for c in self.found.get("system_check") or []:
             # the doctor's jax.unused.* and jax.backend.* say again what the lines above said
             if c["status"] == "WARN" and not c["check"].startswith(("jax.unused.", "jax.backend.")):
@@ -456,6 +489,10 @@ class Session:
         machine_info["system_check"] = self.found.get("system_check", [])
         machine_info["cold_caches"] = self.found.get("cold_caches", [])  # what the workers changed
         machine_info["isolation"] = self.options.isolation
+        if self.options.measure_peaks:  # --es-peak-flops auto
+            machine_info["measured_peaks"] = self.found.get("measured_peaks", [])
+            if self.found.get("measured_peaks_error"):
+                machine_info["measured_peaks_error"] = self.found["measured_peaks_error"]
         if self.workers is not None:
             machine_info["workers"] = self.workers.describe()  # how the worker processes started
         if self.processes:

@@ -1,0 +1,78 @@
+"""``python -m bench.peak``: each device's own peak, measured -- float32 matmul FLOP/s and copy bandwidth.
+
+The measurement (:mod:`bench.measure.peak`) runs in a fresh worker process with a deadline
+(:mod:`bench.isolation.spawners`), as ``pytest bench --es-peak-flops auto`` runs it: this
+process starts no jax backend. Prints a table, one row per device, or with ``--json`` the
+list that ``machine_info.measured_peaks`` holds. Exit status: 0 measured, 1 the measurement
+failed (one line says why), 2 a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bench.cli import fail
+from bench.validate import parse_positive_int, split_list
+
+PROG = "python -m bench.peak"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Measure each device's float32 matmul FLOP/s and copy bandwidth.")
+    p.add_argument("--devices", default=None, metavar="IDS",
+                   help="comma list of device ids or sets: cpu:0, gpu:1, gpu:all (default: every visible device)")
+    p.add_argument("--rounds", default="5", help="timed rounds of each measurement; the figure is their median (default 5)")
+    p.add_argument("--timeout", default="600", help="seconds the worker may take (default 600)")
+    p.add_argument("--json", action="store_true", help="print the measured peaks as a JSON list")
+    return p
+
+
+def format_table(peaks: list[dict]) -> list[str]:
+    """One line per device: id, kind, matmul GFLOP/s (n), copy GB/s (MiB), rounds."""
+    rows = [("device", "kind", "matmul GFLOP/s", "n", "copy GB/s", "copy MiB", "rounds")]
+    for p in peaks:
+        rows.append((p["device"], p["kind"], f"{p['matmul_flops_per_s'] / 1e9:.1f}", str(p["matmul_n"]),
+                     f"{p['copy_bytes_per_s'] / 1e9:.1f}", f"{p['copy_bytes'] / 1024**2:g}", str(p["rounds"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse printed the one-line usage error
+        return EXIT_USAGE if stop.code else EXIT_OK
+    try:
+        rounds = parse_positive_int("--rounds", args.rounds)
+        from bench.plugin.options import parse_seconds
+
+        timeout = parse_seconds("--timeout", args.timeout)
+        devices = split_list(args.devices) if args.devices is not None else None
+        if devices == []:
+            raise ValueError("--devices is empty; give device ids such as cpu:0 or gpu:all")
+    except ValueError as err:
+        try:
+            fail(PROG, err)
+        except SystemExit:
+            return EXIT_USAGE
+    from bench.isolation.spawners import WorkerFailed, Workers
+
+    workers = Workers(blas_threads=1)
+    try:
+        found = workers.run({"mode": "peak", "devices": devices, "rounds": rounds, "settings": {}}, timeout)
+    except WorkerFailed as err:
+        message = str(err)
+        usage = "device set" in message or "not a visible device" in message
+        print(f"{PROG}: {'error' if usage else 'failed'}: {' '.join(message.split())}", file=sys.stderr)
+        return EXIT_USAGE if usage else EXIT_FAILED
+    finally:
+        workers.close()
+    peaks = found["peaks"]
+    print(json.dumps(peaks, indent=1) if args.json else "\n".join(format_table(peaks)))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
