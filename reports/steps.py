@@ -71,14 +71,21 @@ def noise(log_medians: np.ndarray) -> float:
     return max(NOISE_FLOOR, MAD_TO_SD * float(np.median(d)) / math.sqrt(2.0))
 
 
-def change_points(log_medians: np.ndarray) -> list[int]:
+def change_points(log_medians: np.ndarray, threshold: float | None = None) -> list[int]:
     """Candidate change points of ``log_medians`` (each the index of the first commit of a new segment):
-    PELT with the l2 cost, any segment length and position, penalty ``2 σ² ln n`` (σ: :func:`noise`)."""
+    PELT with the l2 cost, any segment length and position, penalty ``2 σ² ln n`` (σ: :func:`noise`).
+
+    With ``threshold``, the penalty is at most ``log(1 + threshold)² / 2``: what splitting off one
+    commit that moved by exactly the threshold gains. On a short series the differences are
+    mostly the step itself (two commits: σ is the step), so the noise penalty alone would hide
+    any step; the verdict stage, not this one, decides whether a candidate is real."""
     x = np.asarray(log_medians, dtype=float)
     n = len(x)
     if n < 2:
         return []
     pen = 2.0 * noise(x) ** 2 * math.log(n)
+    if threshold is not None:
+        pen = min(pen, math.log1p(threshold) ** 2 / 2.0)
     # min_size=1 and jump=1: a step at the newest commit alone is the one CI must see first
     found = ruptures.Pelt(model="l2", min_size=1, jump=1).fit(x.reshape(-1, 1)).predict(pen=pen)
     return [int(b) for b in found if b < n]
@@ -101,7 +108,7 @@ def find_steps(commits: list[Commit], threshold: float, alpha: float, higher_is_
     medians = np.array([c.median() for c in commits])
     positive = medians[medians > 0]
     tiny = positive.min() * 1e-3 if positive.size else 1e-12  # a median of 0: far below any other, not -inf
-    cps = change_points(np.log(np.maximum(medians, tiny)))
+    cps = change_points(np.log(np.maximum(medians, tiny)), threshold)
     tested: dict[tuple[int, int, int], dict] = {}
 
     def test(lo: int, cp: int, hi: int) -> dict:

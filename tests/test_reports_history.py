@@ -119,6 +119,16 @@ def test_noise_alone_finds_no_step_and_exits_0(tmp_path, capsys):
     assert not [r for r in read_csv(tmp_path / "out" / "history.csv") if r["step"]]
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_step_between_the_first_commits_of_a_short_history_is_found(tmp_path, capsys, n):
+    """Two or three commits: the successive differences are mostly the step itself, so the noise
+    penalty alone would hide it (two commits: sigma is the step); the threshold caps the penalty."""
+    ids = write_runs(tmp_path / "runs", "vm", factor=1.3, step_at=n - 1, n=n, seed=5, cases=["runtime-cma_es"])
+    code, out, err = run_history(capsys, tmp_path / "runs", "--out", tmp_path / "out")
+    assert code == 1, out + err
+    assert re.search(rf"slower since {ids[n - 1][:7]}: \+(29|30|31) % ", out), out  # 30 %, give or take the noise
+
+
 def test_a_faster_step_is_found_and_exits_0(tmp_path, capsys):
     ids = write_runs(tmp_path / "runs", "vm", factor=1 / 1.3, seed=4, cases=["runtime"])
     code, out, err = run_history(capsys, tmp_path / "runs", "--out", tmp_path / "out")

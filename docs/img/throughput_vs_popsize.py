@@ -25,7 +25,7 @@ def curve(path):
 
 
 def main(before, after, png):
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.2))
     for (label, path, style) in (("before (1ea34bd)", before, "--"), ("after (pop blocks)", after, "-")):
         for i, (evals, points) in enumerate(curve(path).items()):
             pops, rates = zip(*points)
@@ -37,7 +37,8 @@ def main(before, after, png):
     ax.set_ylabel("env steps / s (millions)")
     ax.set_title("cma_es, Pendulum-v1, 200 steps, MLP 3-48-1, cpu:0 (2-core EPYC VM)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    # outside the axes (no point hidden), long handles so dashed reads as dashed
+    ax.legend(fontsize=7, handlelength=3.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
 
