@@ -4,7 +4,7 @@ The measurement (:mod:`bench.measure.peak`) runs in a fresh worker process with 
 (:mod:`bench.isolation.spawners`), as ``pytest bench --es-peak-flops auto`` runs it: this
 process starts no jax backend. Prints a table, one row per device, or with ``--json`` the
 list that ``machine_info.measured_peaks`` holds. Exit status: 0 measured, 1 the measurement
-failed (one line says why), 2 a usage error.
+failed (one line says why), 2 a usage error, 3 an internal error (one line, no traceback).
 """
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import argparse
 import json
 import sys
 
-from bench.cli import fail
 from bench.validate import parse_positive_int, split_list
 
 PROG = "python -m bench.peak"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +40,14 @@ def format_table(peaks: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        return _main(argv)
+    except Exception as err:  # noqa: BLE001 -- one line, and a code that is no verdict
+        print(f"{PROG}: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # argparse printed the one-line usage error
         return EXIT_USAGE if stop.code else EXIT_OK
@@ -53,10 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         if devices == []:
             raise ValueError("--devices is empty; give device ids such as cpu:0 or gpu:all")
     except ValueError as err:
-        try:
-            fail(PROG, err)
-        except SystemExit:
-            return EXIT_USAGE
+        print(f"{PROG}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return EXIT_USAGE
     from bench.isolation.spawners import WorkerFailed, Workers
 
     workers = Workers(blas_threads=1)
