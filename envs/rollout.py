@@ -87,19 +87,26 @@ def rollout(env: Env, policy: MLPPolicy, flat_params: jax.Array, key: jax.Array,
     return _scan_returns(env, policy, policy.unflatten(flat_params), start_carry(state, obs), length, unroll=1)
 
 
+# Members a block holds at least: XLA drops a size-1 batch dimension, and the program of a
+# one-member block is then another program (jaxlib 0.8.1 sums its matrix products in another
+# order: a last-bit difference that the chaotic pendulum grows), so its returns would not be
+# the whole population's bit for bit.
+MIN_BLOCK = 2
+
+
 def population_blocks(popsize: int, pop_chunk: int | None) -> tuple[int, int]:
     """(blocks, members per block) of a population evaluated ``pop_chunk`` members at a time.
 
     ``pop_chunk`` None (or at least ``popsize``) is one block of the whole population. Else
     the population is cut into ``ceil(popsize / pop_chunk)`` equal blocks of at most
     ``pop_chunk`` members: the last block is padded by fewer members than there are blocks,
-    not by up to ``pop_chunk - 1``.
+    not by up to ``pop_chunk - 1``. A block holds at least :data:`MIN_BLOCK` members.
     """
-    if pop_chunk is None or pop_chunk >= popsize:
-        return 1, popsize
-    if not isinstance(pop_chunk, int) or isinstance(pop_chunk, bool) or pop_chunk <= 0:
+    if pop_chunk is not None and (not isinstance(pop_chunk, int) or isinstance(pop_chunk, bool) or pop_chunk <= 0):
         raise ValueError(f"pop_chunk={pop_chunk!r} is not allowed; it must be a positive int or None")
-    blocks = -(-popsize // pop_chunk)
+    if pop_chunk is None or max(pop_chunk, MIN_BLOCK) >= popsize:
+        return 1, popsize
+    blocks = -(-popsize // max(pop_chunk, MIN_BLOCK))
     return blocks, -(-popsize // blocks)
 
 

@@ -186,7 +186,8 @@ def test_carry_widens_only_what_the_population_reaches(name, alive_shape):
 @pytest.mark.parametrize("pop_chunk", [1, 4, 5, 11, 50])
 def test_chunked_population_returns_equal_the_unchunked_ones_exactly(name, pop_chunk):
     """Blocks of ``pop_chunk`` members (11 members: 4 and 5 leave a padded last block; 11 and
-    50 are one block) give the whole population's returns bit for bit, over 200 steps of the
+    50 are one block; 1 is blocks of 2, ``MIN_BLOCK``: jaxlib 0.8.1 compiles a one-member
+    program's matrix products differently) give the whole population's returns bit for bit, over 200 steps of the
     chaotic pendulum (a last-bit difference anywhere grows into the returns).
 
     At 3 episodes per member (an episode axis of 3) XLA:CPU's AVX-512 code rounds a few
@@ -211,6 +212,7 @@ def test_population_blocks_are_even_and_cover_the_population():
     assert population_blocks(11, None) == (1, 11)
     assert population_blocks(11, 11) == (1, 11) == population_blocks(11, 50)
     assert population_blocks(11, 4) == (3, 4)
+    assert population_blocks(11, 1) == (6, 2) == population_blocks(11, 2)  # never a one-member block
     assert population_blocks(100_000, 333) == (301, 333)
     assert population_blocks(1000, 333) == (4, 250)  # four blocks of 250, not 333 + 333 + 333 + 1
     for bad in (0, -2, 2.5, True):
