@@ -12,6 +12,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from reports.durations import seconds  # noqa: F401 -- one definition, pandas-free (the plugin's progress line)
+
 # The smallest p-value printed as a number; scipy's p of an overwhelming difference underflows to 0.
 P_FLOOR = 1e-300
 
@@ -24,18 +26,6 @@ def is_missing(x) -> bool:
 def is_real(x) -> bool:
     """A finite real number (not a bool)."""
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def seconds(x, digits: int = 3, micro: str = "µs", missing: str = "") -> str:
-    """``1.23 s``, ``4.56 ms`` or ``789 µs`` (``digits`` significant digits; ``micro``: the µs unit)."""
-    if is_missing(x):
-        return missing
-    x = float(x)
-    if x >= 1:
-        return f"{x:.{digits}g} s"
-    if x >= 1e-3:
-        return f"{x * 1e3:.{digits}g} ms"
-    return f"{x * 1e6:.{digits}g} {micro}"
 
 
 _DECIMAL = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 
+from reports.durations import seconds  # standard library only: no pandas in the pytest process
 
-def duration(seconds: float) -> str:
+
+def duration(wall_s: float) -> str:
     """A wall time for a person: ``12.3 s``, ``4 min 05 s``, ``2 h 07 min``."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    if wall_s < 60:
+        return f"{wall_s:.1f} s"
+    minutes, secs = divmod(int(round(wall_s)), 60)
     if minutes < 60:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
@@ -32,8 +34,6 @@ class Progress:
     def line(self, case_id: str, median: float | None = None, failure: str | None = None) -> str:
         """Count one more case done; its line: ``median`` seconds, or ``failure``'s first words,
         or ``passed`` where neither (a smoke run times nothing)."""
-        from reports.formatting import seconds
-
         self.done += 1
         elapsed = self.clock() - self.t0
         left = max(self.total - self.done, 0)
