@@ -61,7 +61,9 @@ class Case:
             "device": self.device,
             "devices": list(self.devices),
             "num_devices": len(self.devices),
-            "popsize_per_device": self.popsize // len(self.devices),
+            # one CPU device is one core (XLA:CPU runs a program's episode loop on one thread)
+            "cores_used": len(self.devices) if self.platform == "cpu" else None,
+            "popsize_per_device": -(-self.popsize // len(self.devices)),  # a padded population: the rows a device evaluates
             "scaling": self.scaling,
         }
 
@@ -138,3 +140,4 @@ class Target:
     in_shardings: object = None
     out_shardings: object = None
     facts: dict = field(default_factory=dict)
+    bytes_fn: Callable[[object], tuple[float | None, str | None]] | None = None  # bytes accessed, as flops_fn

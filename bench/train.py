@@ -117,6 +117,14 @@ def train(args: argparse.Namespace) -> dict:
         strategy_options=tuple(options),
     )
 
+    if args.devices is not None and args.devices.startswith("cpu:"):
+        # the whole CPU (cpu:all) is one CPU device per core; cpu:0+1 needs two devices
+        from bench.multi.cpu_cores import usable_cores
+        from bench.multi.devices import ensure_cpu_devices
+
+        rest = args.devices.split(":", 1)[1]
+        wanted = range(usable_cores().count) if rest == "all" else [int(p) for p in rest.split("+") if p.isdigit()]
+        ensure_cpu_devices([f"cpu:{i}" for i in wanted])
     visible = visible_devices()
     if args.devices is None:
         default = jax.devices()[0]
@@ -126,11 +134,12 @@ def train(args: argparse.Namespace) -> dict:
     devices = devices_of(names, visible)
     mesh = None
     if len(devices) > 1:
-        check_divisible(wl.popsize, len(devices), args.devices)
+        if args.devices != "cpu:all":  # the whole CPU pads an uneven population (its cores are no choice)
+            check_divisible(wl.popsize, len(devices), args.devices)
         mesh = pop_mesh(devices)
     pop_chunk, chunk_source = resolve_pop_chunk(chunk_setting, devices[0].platform, wl.popsize, wl.evals, wl.hidden,
-                                                wl.num_params, wl.policy.obs_size, sharded=mesh is not None)
-    wl = replace(wl, pop_chunk=pop_chunk)
+                                                wl.num_params, wl.policy.obs_size, shards=len(devices))
+    wl = replace(wl, pop_chunk=pop_chunk, shards=len(devices))
     generation = wl.generation_fn(mesh)
 
     def run_chunk(state, n):

@@ -5,6 +5,10 @@ both implementations of each case (cold, fastest of ``--compile-rounds``), then 
 their runtime rounds alternately (A, B, A, B, ...) so that machine load hits both
 alike, and prints one JSON line per case with both medians, the speedup (ratio of
 medians) and its bootstrap 95% confidence interval.
+
+Like for like: both implementations run on ONE jax device, the same one (``device`` in each
+line; on a CPU one XLA:CPU device, in this one process, neither on the whole CPU's per-core
+devices: ``pytest bench``'s ``cpu:all`` rows are no peer's figures). ``compared_on`` says so.
 """
 from __future__ import annotations
 
@@ -87,6 +91,7 @@ def compare_case(case, settings, device, rounds: int, compile_rounds: int) -> di
         "num_evals": case.evals,
         "hidden": case.hidden,
         "device": f"{device.platform}:{device.id}",
+        "compared_on": f"one device ({device.platform}:{device.id}) for both implementations, in one process",
         "esperf_median_s": med["esperf"],
         "evosax_median_s": med["evosax"],
         "esperf_env_steps_per_s": steps / med["esperf"],

@@ -35,10 +35,11 @@ class Workload:
     ``strategy_options`` are extra keyword options of ``strategies.make`` (learning
     rate, weight decay, elite ratio, ...) as a tuple of (name, value) pairs, so the
     workload stays hashable. ``unroll`` is the ``lax.scan`` unroll of the rollout.
-    ``pop_chunk`` (None: the whole population at once) evaluates a single-device
-    generation's population in blocks of at most that many members
-    (``envs.rollout.population_returns``; ``bench.measure.chunking`` chooses it); the
-    sharded generation evaluates each device's rows whole.
+    ``pop_chunk`` (None: the whole population at once) evaluates the population in blocks
+    of at most that many members (``envs.rollout.population_returns``;
+    ``bench.measure.chunking`` chooses it); ``shards`` is the number of devices a sharded
+    generation splits the population over: there each device evaluates its own rows in
+    blocks of ``pop_chunk``.
     """
 
     strategy: str = "cma_es"
@@ -51,6 +52,7 @@ class Workload:
     strategy_options: tuple = ()
     unroll: int = 1
     pop_chunk: int | None = None
+    shards: int = 1
     _env: Any = field(init=False, repr=False, compare=False)
     _es: Any = field(init=False, repr=False, compare=False)
     _policy: MLPPolicy = field(init=False, repr=False, compare=False)
@@ -62,6 +64,7 @@ class Workload:
         positive_int("unroll", self.unroll)
         if self.pop_chunk is not None:
             positive_int("pop_chunk", self.pop_chunk)
+        positive_int("shards", self.shards)
         env = envs.make(self.env)
         if self.episode_length is None:
             object.__setattr__(self, "episode_length", env.max_steps)
@@ -102,8 +105,9 @@ class Workload:
 
     @property
     def pop_blocks(self) -> tuple[int, int]:
-        """(blocks, members per block) of the single-device rollout (``envs.rollout.population_blocks``)."""
-        return population_blocks(self.popsize, self.pop_chunk)
+        """(blocks, members per block) of one device's rollout (``envs.rollout.population_blocks``
+        of its ``ceil(popsize / shards)`` rows)."""
+        return population_blocks(-(-self.popsize // self.shards), self.pop_chunk)
 
     # -- the pure functions -----------------------------------------------------------
     def init(self, key: jax.Array) -> GenState:
@@ -155,16 +159,29 @@ class Workload:
         device rolls out its own rows with no communication inside the episode loop,
         and ``tell``'s sums over the population become per-device partial sums plus
         small all-reduces (see :mod:`bench.multi.sharding`). Same values as ``generation``:
-        the returns exactly, the next state up to the rounding of those sums. The rows are
-        evaluated whole (no ``pop_chunk`` blocks): a block loop over the sharded population
-        axis would make the partitioner gather the population onto every device.
-        """
-        from bench.multi.sharding import check_divisible, constrain_population
+        the returns exactly, the next state up to the rounding of those sums. With
+        ``pop_chunk`` each device evaluates its own rows in blocks (``shard_map``: a block
+        loop over the sharded axis itself would make the partitioner gather the
+        population onto every device).
 
-        check_divisible(self.popsize, mesh.size)
+        A population that does not split evenly over the devices (the whole CPU's cores
+        are the machine's, not the user's choice) is padded with zero members to the next
+        multiple: each device evaluates ``ceil(popsize / devices)`` rows, the padding's
+        returns are dropped, and ``tell`` runs on the whole population on every device.
+        """
+        from bench.multi.sharding import constrain_population, on_own_rows
+
         x, k_eval, state = self.ask(state)
-        x = constrain_population(x, mesh)
-        returns = constrain_population(self.evaluate(x, k_eval, chunked=False), mesh)
+        pad = (-self.popsize) % mesh.size
+        rows = constrain_population(jnp.pad(x, ((0, pad), (0, 0))) if pad else x, mesh)
+        if self.pop_chunk is None:
+            returns = self.evaluate(rows, k_eval, chunked=False)
+        else:
+            returns = on_own_rows(self.evaluate, mesh)(rows, k_eval)
+        if pad:
+            returns = returns[: self.popsize]
+        else:
+            x, returns = rows, constrain_population(returns, mesh)
         return self.tell(state, x, returns), returns
 
     def generation_fn(self, mesh=None):

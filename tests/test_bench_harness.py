@@ -18,7 +18,7 @@ from bench.measure import timing
 def tiny_run(tmp_path_factory):
     """Runtime cases on both devices, each in its own worker process (the default isolation)."""
     tmp = tmp_path_factory.mktemp("tiny")
-    proc, data = run_bench(tmp, *TINY, "--es-devices", "all", "--es-phases", "runtime",
+    proc, data = run_bench(tmp, *TINY, "--es-devices", "cpu:0,cpu:1", "--es-phases", "runtime",
                            ESPERF_BACKENDS_FILE=str(tmp / "backends.json"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data["backends"] = json.loads((tmp / "backends.json").read_text())
@@ -262,7 +262,8 @@ FOUR_CPUS = {f"cpu:{i}": {"id": f"cpu:{i}", "process_index": 0} for i in range(4
         (dict(es_phases="warmup"), ["'warmup'", "compile", "runtime"]),
         (dict(es_strategies="openai_es", es_pops="7"), ["7", "even"]),
         (dict(es_hidden="many"), ["--es-hidden", "'many'"]),
-        (dict(es_pops="6", es_devices="cpu:all"), ["popsize 6", "4 devices", "cpu:all", "multiple of 4"]),
+        (dict(es_pops="6", es_devices="cpu:0+1+2+3"), ["popsize 6", "4 devices", "cpu:0+1+2+3", "multiple of 4"]),
+        (dict(es_cpu_cores="0"), ["--es-cpu-cores", "0"]),
         (dict(es_devices="cpu:0+7"), ["cpu:7", "not a visible device", "cpu:0, cpu:1, cpu:2, cpu:3"]),
         (dict(es_scaling="linear"), ["'linear'", "strong", "weak"]),
     ],
@@ -358,9 +359,9 @@ def test_the_scan_step_is_costed_on_the_cases_device(monkeypatch):
     compiled_for = []
     real = flops_module.xla_flops
 
-    def spy(compiled):
+    def spy(compiled, key="flops"):
         compiled_for.append({d for s in jax.tree.leaves(compiled.input_shardings) for d in s.device_set})
-        return real(compiled)
+        return real(compiled, key)
 
     monkeypatch.setattr(flops_module, "xla_flops", spy)
     fn = flops_module.scan_flops_fn(10, 1, lambda: (lambda x, c: (x @ c).sum(), (

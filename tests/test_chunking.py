@@ -50,9 +50,16 @@ def test_auto_sizes_a_block_from_the_l2_cache(monkeypatch, tmp_path):
     assert chunk == 333 and "assumed" in why
 
 
-def test_auto_is_the_whole_population_off_the_cpu_and_on_a_mesh():
+def test_auto_is_the_whole_population_off_the_cpu_and_per_device_on_a_cpu_mesh(monkeypatch):
+    monkeypatch.setattr(chunking, "data_caches", lambda: {2: 1024**2})
     args = dict(evals=50, hidden=48, num_params=241, obs_size=3)
     assert chunking.resolve_pop_chunk("auto", "gpu", 100_000, **args) == (None, "auto: whole population on gpu")
-    assert chunking.resolve_pop_chunk(500, "cpu", 100_000, **args, sharded=True)[0] is None
+    assert chunking.resolve_pop_chunk("auto", "gpu", 100_000, **args, shards=4)[0] is None
+    # the whole CPU: each device's rows in blocks sized to its core's cache, as on one device
+    chunk, why = chunking.resolve_pop_chunk("auto", "cpu", 100_000, **args, shards=2)
+    assert chunk == 333 and why.endswith("per device")
+    assert chunking.resolve_pop_chunk("auto", "cpu", 600, **args, shards=2)[0] is None  # 300 rows: one block
+    assert chunking.resolve_pop_chunk(500, "cpu", 100_000, **args, shards=2) == (500, "given per device")
+    assert chunking.resolve_pop_chunk(500, "cpu", 1000, **args, shards=2)[0] is None  # 500 rows a device
     assert chunking.resolve_pop_chunk(500, "gpu", 100_000, **args) == (500, "given")  # the user's number wins
     assert chunking.resolve_pop_chunk("off", "cpu", 100_000, **args) == (None, "off")

@@ -11,18 +11,47 @@ from helpers import PY, ROOT, TINY, child_env, run, run_bench
 TINY_PEAK = {"ESPERF_PEAK_SIZES": "64,65536"}  # a 64 x 64 matmul and a 64 KiB copy: seconds, not minutes
 
 
-def test_pct_of_peak_uses_the_measured_peak_unless_one_is_given():
-    info = {"phase": "runtime", "env_steps": 10, "flops": 2e9, "device_kind": "cpu", "platform": "cpu",
-            "device": "cpu:0", "devices": ["cpu:0"], "num_devices": 1}
-    measured = {"cpu:0": 8e9}
-    out = rates(info, 0.5, Settings(), measured)  # 4 GFLOP/s of 8
-    assert out["pct_of_peak"] == pytest.approx(50.0) and out["peak_source"] == "measured"
-    out = rates(info, 0.5, Settings(peak_flops={"cpu": 4e9}), measured)  # the user's value wins
-    assert out["pct_of_peak"] == pytest.approx(100.0) and out["peak_source"] == "given"
-    pair = {**info, "device": "cpu:0+1", "devices": ["cpu:0", "cpu:1"], "num_devices": 2}
-    out = rates(pair, 0.5, Settings(), {"cpu:0": 8e9, "cpu:1": 8e9})  # a set: the sum of its devices' peaks
-    assert out["peak_flops"] == 16e9
-    assert rates(pair, 0.5, Settings(), measured)["pct_of_peak"] is None  # cpu:1 not measured: no figure
+PEAKS = [
+    {"device": "cpu:0", "devices": ["cpu:0"], "cores": 1, "platform": "cpu", "matmul_flops_per_s": 8e9},
+    {"device": "cpu:all", "devices": ["cpu:0", "cpu:1"], "cores": 2, "platform": "cpu", "matmul_flops_per_s": 14e9},
+    {"device": "gpu:0", "devices": ["gpu:0"], "platform": "gpu", "matmul_flops_per_s": 50e12},
+    {"device": "gpu:1", "devices": ["gpu:1"], "platform": "gpu", "matmul_flops_per_s": 40e12},
+]
+
+
+def _info(device, devices, platform="cpu"):
+    return {"phase": "runtime", "env_steps": 10, "flops": 2e9, "device_kind": platform, "platform": platform,
+            "device": device, "devices": devices, "num_devices": len(devices)}
+
+
+def test_pct_of_peak_sets_each_row_against_its_own_device_sets_peak():
+    """Like with like: cpu:0 against one core, cpu:all against the whole CPU, a GPU set against the
+    sum of its GPUs, a partial CPU set against its cores times one core; a given value wins."""
+    one = rates(_info("cpu:0", ["cpu:0"]), 0.5, Settings(), PEAKS)  # 4 GFLOP/s of one core's 8
+    assert one["pct_of_peak"] == pytest.approx(50.0) and one["peak_source"] == "measured"
+    assert one["peak_of"] == "cpu:0 (1 core)"
+    whole = rates(_info("cpu:all", ["cpu:0", "cpu:1"]), 0.5, Settings(), PEAKS)
+    assert whole["peak_flops"] == 14e9 and whole["peak_of"] == "cpu:all (2 cores)"
+    part = rates(_info("cpu:0+1", ["cpu:0", "cpu:1"]), 0.5, Settings(), PEAKS[:1])
+    assert part["peak_flops"] == 16e9 and part["peak_of"] == "2 x one core (cpu:0)"
+    gpus = rates(_info("gpu:0+1", ["gpu:0", "gpu:1"], "gpu"), 0.5, Settings(), PEAKS)
+    assert gpus["peak_flops"] == 90e12 and gpus["peak_of"] == "sum of gpu:0, gpu:1"
+    given = rates(_info("cpu:0", ["cpu:0"]), 0.5, Settings(peak_flops={"cpu": 4e9}), PEAKS)
+    assert given["pct_of_peak"] == pytest.approx(100.0) and given["peak_source"] == "given"
+    # an older file's single cpu:0 entry (no cores: an all-core figure) is no one-core reference
+    old = [{"device": "cpu:0", "platform": "cpu", "matmul_flops_per_s": 8e9}]
+    assert rates(_info("cpu:0+1", ["cpu:0", "cpu:1"]), 0.5, Settings(), old)["pct_of_peak"] is None
+    assert rates(_info("gpu:0", ["gpu:0"], "gpu"), 0.5, Settings(), PEAKS[:2])["pct_of_peak"] is None
+
+
+def test_peak_requests_measure_one_core_pinned_and_the_whole_cpu_together():
+    requests = peak.peak_requests([("cpu:all", ("cpu:0", "cpu:1")), ("cpu:0", ("cpu:0",)), ("gpu:0", ("gpu:0",)),
+                                   ("gpu:all", None)])
+    assert requests == [{"sets": [["cpu:0", ["cpu:0"]]], "one_core": True},
+                        {"sets": [["cpu:all", ["cpu:0", "cpu:1"]]]},
+                        {"devices": ["gpu:0", "gpu:all"]}]
+    # one core only (taskset -c 0): the whole CPU is cpu:0, measured pinned
+    assert peak.peak_requests([("cpu:all", ("cpu:0",))]) == [{"sets": [["cpu:0", ["cpu:0"]]], "one_core": True}]
 
 
 def test_bad_peak_sizes_are_one_clear_line():
@@ -33,23 +62,25 @@ def test_bad_peak_sizes_are_one_clear_line():
 
 
 def test_es_peak_flops_auto_fills_pct_of_peak_on_every_row(tmp_path):
-    proc, data = run_bench(tmp_path, *TINY, "--es-devices", "cpu:0,cpu:1", "--es-phases", "runtime",
-                           "--es-peak-flops", "auto", timeout=600, **TINY_PEAK)
+    proc, data = run_bench(tmp_path, *TINY, "--es-devices", "cpu:0,cpu:all", "--es-cpu-cores", "2",
+                           "--es-phases", "runtime", "--es-peak-flops", "auto", timeout=600, **TINY_PEAK)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     measured = data["machine_info"]["measured_peaks"]
-    assert [p["device"] for p in measured] == ["cpu:0", "cpu:1"]
+    assert [(p["device"], p["devices"], p["cores"]) for p in measured] == [
+        ("cpu:0", ["cpu:0"], 1), ("cpu:all", ["cpu:0", "cpu:1"], 2)]
     for p in measured:
         assert p["platform"] == "cpu" and p["kind"] and p["rounds"] == 5
         assert p["matmul_n"] == 64 and p["copy_bytes"] == 65536
         assert p["matmul_flops_per_s"] > 0 and p["copy_bytes_per_s"] > 0
         assert len(p["matmul_s"]) == len(p["copy_s"]) == 5
-    by_device = peak.peak_by_device(measured)
+    by_device = {p["device"]: p["matmul_flops_per_s"] for p in measured}
     rows = data["benchmarks"]
-    assert len(rows) == 2
+    assert sorted(r["extra_info"]["device"] for r in rows) == ["cpu:0", "cpu:all"]
     for row in rows:
         e = row["extra_info"]
         assert e["peak_flops"] == by_device[e["device"]] and e["peak_source"] == "measured"
         assert e["pct_of_peak"] == pytest.approx(100 * e["flops_per_s"] / e["peak_flops"])
+        assert e["bytes_accessed"] > 0
 
 
 def test_bench_peak_prints_a_table_or_json_and_exits_2_on_bad_input():
@@ -59,7 +90,7 @@ def test_bench_peak_prints_a_table_or_json_and_exits_2_on_bad_input():
     (found,) = json.loads(proc.stdout)
     assert found["device"] == "cpu:0" and found["rounds"] == 3 and found["matmul_flops_per_s"] > 0
     proc = run([PY, "-m", "bench.peak", "--devices", "cpu:0", "--rounds", "3"], 300, cwd=ROOT, env=env)
-    assert proc.returncode == 0 and proc.stdout.splitlines()[0].split()[:2] == ["device", "kind"]
+    assert proc.returncode == 0 and proc.stdout.splitlines()[0].split()[:3] == ["device", "kind", "cores"]
     assert proc.stdout.splitlines()[1].startswith("cpu:0")
     for bad, needle in ((["--rounds", "0"], "--rounds=0"), (["--devices", "cpu:7"], "cpu:7"),
                         (["--rounds"], "expected one argument")):

@@ -20,7 +20,8 @@ def rows(data):
 
 
 def test_strong_scaling_shards_each_popsize_over_1_2_4_devices(tmp_path):
-    proc, data = run_bench(tmp_path, *TINY, *RUNTIME, "--es-devices", "cpu:all", "--es-scaling", "strong", devices=4)
+    proc, data = run_bench(tmp_path, *TINY, *RUNTIME, "--es-devices", "cpu:all", "--es-cpu-cores", "4",
+                           "--es-scaling", "strong", devices=4)
     assert proc.returncode == 0, proc.stdout[-3000:]
     got = rows(data)
     assert set(got) == {"cpu:0", "cpu:0+1", "cpu:all"}
@@ -74,7 +75,7 @@ def test_two_processes_of_two_devices_run_the_sharded_case_like_one_process_of_f
     assert sorted(owners[d] for d in info["devices"]) == [0, 0, 1, 1]
     assert multi["machine_info"]["isolation"] == "none"
 
-    single_proc, single = run_bench(tmp_path, *args, devices=4)
+    single_proc, single = run_bench(tmp_path, *args, "--es-cpu-cores", "4", devices=4)
     assert single_proc.returncode == 0, single_proc.stdout[-3000:]
     (one,) = [b["extra_info"] for b in single["benchmarks"]]
     same = ("strategy", "env", "popsize", "num_evals", "hidden", "episode_length", "num_devices", "env_steps",

@@ -129,7 +129,7 @@ def _train_checks():
             with contextlib.redirect_stdout(io.StringIO()):
                 out[f"{strategy} {spec}"] = train(args)
     try:
-        train(parse_args(["--popsize", "10", "--evals", "1", "--devices", "cpu:all"]))
+        train(parse_args(["--popsize", "10", "--evals", "1", "--devices", "cpu:0+1+2+3"]))
         out["indivisible"] = None
     except ValueError as err:
         out["indivisible"] = str(err)
@@ -147,13 +147,26 @@ def child_checks() -> dict:
         for num_devices in (2, NUM_DEVICES):
             out["generation"][f"{strategy} {num_devices}"] = _generation_checks(strategy, options, num_devices)
     out["control_in_loop"] = _positive_control()
+    from bench.multi import sharding
     from bench.multi.sharding import pop_mesh
 
-    try:
-        Workload(popsize=10, evals=1, hidden=2, episode_length=2).sharded_generation(None, pop_mesh(jax.devices()))
-        out["workload_indivisible"] = None
-    except ValueError as err:
-        out["workload_indivisible"] = str(err)
+    # a population that does not split evenly (the whole CPU's cores are the machine's choice):
+    # padded to the next multiple, the padding's returns dropped -- the one-device returns
+    from dataclasses import replace
+
+    mesh = pop_mesh(jax.devices())
+    uneven = Workload(strategy="openai_es", popsize=10, evals=2, hidden=4, episode_length=8)
+    state = jax.jit(uneven.init)(jax.random.key(1))
+    _, one = jax.jit(uneven.generation)(state)
+    padded = {}
+    for chunk in (None, 2):
+        wl = replace(uneven, pop_chunk=chunk, shards=mesh.size)
+        in_s, out_s = sharding.generation_shardings(mesh, wl.popsize)
+        step = jax.jit(wl.generation_fn(mesh), in_shardings=in_s, out_shardings=out_s)
+        _, returns = step(sharding.place(state, mesh))
+        padded[str(chunk)] = float(np.max(np.abs(np.asarray(returns) - np.asarray(one))))
+    out["workload_uneven"] = {"blocks": list(replace(uneven, pop_chunk=2, shards=mesh.size).pop_blocks),
+                              "max_abs_diff": padded}
     out["train"] = _train_checks()
     from abstract_inputs import mesh_checks
 
@@ -205,12 +218,16 @@ def test_collective_check_sees_a_collective_in_a_loop(child):
     assert child["control_in_loop"] and "all-reduce" in child["control_in_loop"][0]
 
 
-def test_indivisible_popsize_is_a_clear_error(child):
-    assert child["workload_indivisible"] == (
-        "popsize 10 is not divisible by the 4 devices; choose a multiple of 4"
-    )
+def test_an_uneven_population_is_padded_and_returns_the_one_device_returns(child):
+    """10 members on 4 devices: 3 rows a device (blocks of 2: 2 blocks), 2 padding rows dropped."""
+    uneven = child["workload_uneven"]
+    assert uneven["blocks"] == [2, 2]
+    assert uneven["max_abs_diff"] == {"None": pytest.approx(0.0, abs=1e-4), "2": pytest.approx(0.0, abs=1e-4)}
+
+
+def test_indivisible_popsize_of_a_chosen_set_is_a_clear_error(child):
     assert child["train"]["indivisible"] == (
-        "popsize 10 is not divisible by the 4 devices of cpu:all; choose a multiple of 4"
+        "popsize 10 is not divisible by the 4 devices of cpu:0+1+2+3; choose a multiple of 4"
     )
     with pytest.raises(ValueError, match="popsize 1001 is not divisible by the 4 devices of cpu:all"):
         check_divisible(1001, 4, "cpu:all")

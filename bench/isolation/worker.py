@@ -98,6 +98,41 @@ def _start_backend(device_ids) -> tuple[list, float]:
     return devices, time.perf_counter() - t0
 
 
+def _peaks(request: dict) -> dict:
+    """The ``peak`` mode: :func:`bench.measure.peak.measure_peaks` of the request's device sets.
+
+    ``sets``: ``[name, ids]`` pairs (``["cpu:all", ["cpu:0", "cpu:1"]]``); or ``devices``: ids or
+    set tokens (``gpu:all``) resolved here (None: every visible device, each alone).
+    ``skip_cpu``: leave the CPU's devices out of ``devices``. ``one_core``: this worker first
+    pins itself to one CPU, before the backend sizes its thread pools, so that a CPU device's
+    figure is one core's (the ``cpu:0`` peak).
+    """
+    from bench.measure.peak import measure_peaks
+    from bench.multi.devices import ensure_cpu_devices, resolve_device_set, visible_devices
+
+    cores = None
+    if request.get("one_core"):
+        from bench.multi.cpu_cores import pin_to_cores
+
+        pin_to_cores(1)
+        cores = 1
+    sets = [(name, list(ids)) for name, ids in request.get("sets") or []]
+    tokens = request.get("devices")
+    ids = [i for _, s in sets for i in s]
+    platforms = _start_only(ids or tokens) if (ids or tokens) else os.environ.get("JAX_PLATFORMS", "")
+    ensure_cpu_devices(ids)
+    if not sets:
+        visible = visible_devices()
+        found = list(dict.fromkeys(i for t in tokens for i in resolve_device_set(t, visible))) if tokens else list(visible)
+        if request.get("skip_cpu"):  # the CPU's peaks come from their own requests (one core, whole CPU)
+            found = [i for i in found if not i.startswith("cpu:")]
+        sets = [(i, [i]) for i in found]
+        ids = found
+    _, backend_init_s = _start_backend(list(dict.fromkeys(ids)))
+    return {"peaks": measure_peaks(sets, request.get("rounds") or 5, cores=cores), "jax_platforms": platforms,
+            "backend_init_s": backend_init_s}
+
+
 def run(request: dict) -> dict:
     """Carry out ``request`` in this process and return the result object."""
     from bench.measure import timing
@@ -114,25 +149,20 @@ def run(request: dict) -> dict:
 
         return {**machine_survey(), "blas_threads": blas, "cold_caches": cold}
     if request["mode"] == "peak":
-        from bench.measure.peak import measure_peaks
-
-        from bench.multi.devices import resolve_device_set, visible_devices
-
-        tokens = request.get("devices")  # ids or sets (cpu:0, gpu:all); None: every visible device
-        platforms = _start_only(tokens) if tokens else os.environ.get("JAX_PLATFORMS", "")
-        visible = visible_devices()
-        ids = list(dict.fromkeys(i for t in tokens for i in resolve_device_set(t, visible))) if tokens else list(visible)
-        _, backend_init_s = _start_backend(ids)
-        return {"peaks": measure_peaks(ids, request.get("rounds") or 5), "jax_platforms": platforms,
-                "backend_init_s": backend_init_s}
+        return _peaks(request)
 
     from bench.measure.rounds import measure_compile_round, measure_generation_memory, measure_runtime
     from bench.case import Case
     from bench.case import Settings
+    from bench.multi.cpu_cores import pin_to_cores
+    from bench.multi.devices import ensure_cpu_devices
 
     case = Case.from_json(request["case"])
     settings = Settings(**settings_dict)
     platforms = _start_only(case.devices)
+    ensure_cpu_devices(case.devices)  # cpu:all: one CPU device per core, whatever jax's default
+    # a CPU case of k devices is k cores (cpu:0: one), before the backend sizes its thread pools
+    pinned = pin_to_cores(len(case.devices)) if case.platform == "cpu" else None
     devices, backend_init_s = _start_backend(case.devices)
     baseline, _ = memory_now(devices)
     if request["mode"] == "compile":
@@ -146,6 +176,7 @@ def run(request: dict) -> dict:
         raise ValueError(f"unknown worker mode {request['mode']!r}; choose devices, peak, compile, runtime or memory")
     peak, source = memory_peak(devices)
     return {**result, "jax_platforms": platforms, "backend_init_s": backend_init_s, "baseline_memory_bytes": baseline,
+            "cpu_affinity": pinned if pinned is not None else sorted(os.sched_getaffinity(0)),
             "peak_memory_bytes": peak, "memory_source": source}
 
 

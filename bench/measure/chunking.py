@@ -67,19 +67,20 @@ def member_step_bytes(num_params: int, evals: int, hidden: int, obs_size: int) -
 
 
 def resolve_pop_chunk(setting, platform: str, popsize: int, evals: int, hidden: int, num_params: int,
-                      obs_size: int, sharded: bool = False) -> tuple[int | None, str]:
+                      obs_size: int, shards: int = 1) -> tuple[int | None, str]:
     """(members per block or None for the whole population, how it was chosen) of one case.
 
     ``setting`` is ``"auto"``, ``"off"`` or a positive int (``bench.validate.pop_chunk_setting``).
-    A sharded case evaluates each device's rows whole: a block loop over a sharded axis would
-    gather the population onto every device.
+    ``shards``: the devices a sharded case splits the population over; a block then holds
+    rows of one device (``auto``: sized to that device's core's cache, as on one device), and
+    each device evaluates its own ``popsize / shards`` rows block after block.
     """
+    rows = popsize // max(1, shards)
+    per_device = " per device" if shards > 1 else ""
     if setting == "off":
         return None, "off"
-    if sharded:
-        return None, "off: sharded over devices (each device evaluates its rows whole)"
     if setting != "auto":
-        return (setting if setting < popsize else None), "given"
+        return (setting if setting < rows else None), "given" + per_device
     if platform != "cpu":
         return None, f"auto: whole population on {platform}"
     caches = data_caches()
@@ -87,5 +88,5 @@ def resolve_pop_chunk(setting, platform: str, popsize: int, evals: int, hidden: 
     where = f"cpu{this_cpu()}" if l2 else "not in sysfs, assumed"
     l2 = l2 or DEFAULT_L2_BYTES
     chunk = max(1, L2_MULTIPLE * l2 // member_step_bytes(num_params, evals, hidden, obs_size))
-    why = f"auto: {L2_MULTIPLE} x L2 ({l2 // 1024} KiB, {where})"
-    return (chunk if chunk < popsize else None), why
+    why = f"auto: {L2_MULTIPLE} x L2 ({l2 // 1024} KiB, {where}){per_device}"
+    return (chunk if chunk < rows else None), why

@@ -134,6 +134,7 @@ def evosax_target(case: Case, settings, sharding) -> Target:
         chain=True,
         env_steps=case.popsize * case.evals * length,
         flops_fn=scan_flops_fn(length, settings.unroll, scan_step),
+        bytes_fn=scan_flops_fn(length, settings.unroll, scan_step, key="bytes accessed"),
         num_params=num_params,
         episode_length=length,
     )

@@ -38,14 +38,16 @@ class Placement:
     mesh: object = None
 
     @classmethod
-    def on(cls, devices) -> "Placement":
+    def on(cls, devices, popsize: int | None = None) -> "Placement":
+        """Where a case on ``devices`` puts its arrays (``popsize``: the returns of a population
+        that does not split evenly over the devices come back replicated)."""
         if len(devices) == 1:
             one = jax.sharding.SingleDeviceSharding(devices[0])
             return cls(tuple(devices), one, one, one)
         from bench.multi import sharding
 
         mesh = sharding.pop_mesh(list(devices))
-        args, out = sharding.generation_shardings(mesh)
+        args, out = sharding.generation_shardings(mesh, popsize)
         return cls(tuple(devices), sharding.replicated(mesh), args, out, mesh)
 
 

@@ -64,7 +64,7 @@ def build(case: Case, settings: Settings, sync=None, abstract: bool = False):
     error = None
     try:
         devices = jax_devices(case.devices)
-        target = targets.make_target(case, settings, Placement.on(devices), abstract=abstract)
+        target = targets.make_target(case, settings, Placement.on(devices, case.popsize), abstract=abstract)
     except Exception as err:  # noqa: BLE001 -- re-raised below, after the processes agreed
         if sync is None:
             raise
@@ -187,6 +187,7 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
     generation_memory = memory.figures()
     check_placement(runner.last, devices)
     flops, flops_error = target.flops_fn(compiled)
+    bytes_accessed = target.bytes_fn(compiled)[0] if target.bytes_fn is not None else None
     checksum = state_checksum(runner.carry) if target.chain else None  # before any profiled round
     if settings.profile_dir:
         info["profile_dir"] = profile(runner, os.path.join(settings.profile_dir, case.id))
@@ -199,6 +200,9 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         first_run_s=first_run_s,
         flops=flops if flops is None or math.isfinite(flops) else None,
         **({"flops_error": flops_error} if flops_error else {}),
+        # the bytes its operations read and write (XLA's cost analysis): flops / bytes_accessed
+        # is the arithmetic intensity of the report's roofline
+        bytes_accessed=bytes_accessed if bytes_accessed is None or math.isfinite(bytes_accessed) else None,
         **memory_analysis(compiled),
         **meter.figures(before, after, rounds),
         **generation_memory,
@@ -279,13 +283,18 @@ def compile_figures(rounds: list[dict]) -> tuple[list[float], dict]:
     return [r["total_s"] for r in rounds], info
 
 
-def rates(info: dict, median: float, settings: Settings, measured: dict[str, float] | None = None) -> dict:
+def rates(info: dict, median: float, settings: Settings, measured: list[dict] | None = None) -> dict:
     """Throughput figures of a runtime case from its median seconds per round.
 
     ``pct_of_peak`` divides by the user's ``--es-peak-flops`` for the case's device kind or
-    platform (times the devices of a set) where given, else by the sum of the measured
-    peaks of the case's devices (``measured``: {device id: FLOP/s}, ``--es-peak-flops auto``).
+    platform (times the devices of a set) where given, else by the measured peak of the
+    case's own device set (``measured``: ``machine_info.measured_peaks``, ``--es-peak-flops
+    auto``; :func:`bench.measure.peak.peak_for`: the whole CPU's for ``cpu:all``, one core's
+    for ``cpu:0``). ``peak_source`` says which (``given`` / ``measured``), ``peak_of`` which
+    measured peak.
     """
+    from bench.measure.peak import peak_for
+
     out = {"env_steps_per_s": None}
     if info["phase"] != "runtime" or not median > 0:
         return out  # env steps per second of a compile figure would mean nothing
@@ -299,12 +308,12 @@ def rates(info: dict, median: float, settings: Settings, measured: dict[str, flo
         peak = peaks.get(info.get("device_kind")) or peaks.get(info.get("platform"))
         if peak and info.get("num_devices", 1) > 1:
             peak *= info["num_devices"]  # a sharded case can use every device's peak
-        devices = info.get("devices") or [info.get("device")]
-        if not peak and measured and all(d in measured for d in devices):
-            peak = sum(measured[d] for d in devices)
-            out["peak_source"] = "measured"
-        elif peak:
+        if peak:
             out["peak_source"] = "given"
+        else:
+            peak, which = peak_for(info, measured)
+            if peak:
+                out["peak_source"], out["peak_of"] = "measured", which
         out["peak_flops"] = peak
         out["pct_of_peak"] = 100.0 * out["flops_per_s"] / peak if peak else None
     return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import jax
 
@@ -31,18 +32,19 @@ def esperf_target(case: Case, settings: Settings, placement: Placement, abstract
     )
     pop_chunk, chunk_source = resolve_pop_chunk(
         settings.pop_chunk, placement.devices[0].platform, case.popsize, case.evals, case.hidden, wl.num_params,
-        wl.policy.obs_size, sharded=placement.mesh is not None,
+        wl.policy.obs_size, shards=len(placement.devices),
     )
-    wl = replace(wl, pop_chunk=pop_chunk)
+    wl = replace(wl, pop_chunk=pop_chunk, shards=len(placement.devices))
     if case.part in ("ask", "tell"):
-        flops_fn = xla_flops  # no scan inside
+        flops_fn, bytes_fn = xla_flops, partial(xla_flops, key="bytes accessed")  # no scan inside
     else:
-        flops_fn = scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn, placement.devices[0],
-                                 blocks=wl.pop_blocks[0])
+        flops_fn, bytes_fn = (scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn, placement.devices[0],
+                                            blocks=wl.pop_blocks[0], shards=wl.shards, key=key)
+                              for key in ("flops", "bytes accessed"))
     env_steps = wl.env_steps if case.part in ("generation", "eval") else None
     facts = {"pop_chunk": pop_chunk, "pop_blocks": wl.pop_blocks[0], "pop_chunk_source": chunk_source}
     common = dict(env_steps=env_steps, flops_fn=flops_fn, num_params=wl.num_params, episode_length=wl.episode_length,
-                  facts=facts)
+                  facts=facts, bytes_fn=bytes_fn)
     generation = case.part == "generation"
     if not generation and placement.mesh is not None:
         raise ValueError(f"the {case.part!r} breakdown part runs on one device, not on {case.device}")

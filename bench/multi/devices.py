@@ -76,9 +76,10 @@ def owned(device) -> bool:
     return device.process_index == jax.process_index()
 
 
-def _ids_of(platform: str, visible: dict) -> list[str]:
+def ids_of(platform: str, visible: dict) -> tuple[str, ...]:
+    """The ids of ``platform``'s devices in ``visible``, sorted by id number."""
     ids = [name for name in visible if name.split(":", 1)[0] == platform]
-    return sorted(ids, key=lambda name: int(name.split(":", 1)[1]))
+    return tuple(sorted(ids, key=lambda name: int(name.split(":", 1)[1])))
 
 
 def resolve_device_set(token: str, visible: dict) -> tuple[str, ...]:
@@ -95,7 +96,7 @@ def resolve_device_set(token: str, visible: dict) -> tuple[str, ...]:
         raise ValueError(f"device set {text!r} is not allowed; use {SET_FORMS}")
     if platform not in PLATFORMS:
         raise ValueError(f"device set {text!r}: unknown platform {platform!r}; use {SET_FORMS}")
-    available = _ids_of(platform, visible)
+    available = ids_of(platform, visible)
     shown = ", ".join(available) if available else "none"
     if rest == "all":
         if not available:
@@ -133,3 +134,30 @@ def scaling_sets(platform_ids: list[str]) -> list[tuple[str, ...]]:
 def devices_of(names, visible: dict) -> list:
     """The jax devices named by ``names`` (ids from ``resolve_device_set``), in order."""
     return [visible[name] for name in names]
+
+
+def forced_cpu_device_count(environ=None) -> int:
+    """The CPU devices that XLA_FLAGS' ``--xla_force_host_platform_device_count`` asks for (1 without)."""
+    import os
+
+    flags = (os.environ if environ is None else environ).get("XLA_FLAGS", "")
+    found = re.findall(r"--xla_force_host_platform_device_count=(\d+)", flags)
+    return int(found[-1]) if found else 1
+
+
+def ensure_cpu_devices(ids, environ=None) -> int | None:
+    """Have jax's CPU backend start with enough CPU devices for the ids ``ids`` (``cpu:3`` needs 4).
+
+    Call it before jax's backend starts (``jax_num_cpu_devices`` is read then): a ``cpu:all``
+    case's worker starts one CPU device per core this way, whatever number jax shows by
+    default. Returns the count set, or None where the default (or XLA_FLAGS' forced count)
+    already has them.
+    """
+    cpu = [int(i.split(":", 1)[1]) for i in ids if str(i).startswith("cpu:") and i.split(":", 1)[1].isdigit()]
+    need = max(cpu, default=0) + 1
+    if need <= forced_cpu_device_count(environ):
+        return None
+    import jax
+
+    jax.config.update("jax_num_cpu_devices", need)
+    return need

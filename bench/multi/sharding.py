@@ -58,18 +58,34 @@ def pop_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(POP_AXIS))
 
 
-def generation_shardings(mesh: Mesh):
+def generation_shardings(mesh: Mesh, popsize: int | None = None):
     """(in_shardings, out_shardings) of ``generation(state) -> (state, returns)`` for ``jax.jit``.
 
-    The state in and out is replicated; the (popsize,) returns are sharded along "pop".
+    The state in and out is replicated; the (popsize,) returns are sharded along "pop", or
+    replicated where ``popsize`` does not split evenly over the mesh (a padded population:
+    ``bench.workload.Workload.sharded_generation``).
     """
     rep = replicated(mesh)
-    return (rep,), (rep, pop_sharded(mesh))
+    even = popsize is None or popsize % mesh.size == 0
+    return (rep,), (rep, pop_sharded(mesh) if even else rep)
 
 
 def place(state, mesh: Mesh):
     """``state`` (any pytree, e.g. a GenState) replicated on every device of ``mesh``."""
     return jax.device_put(state, replicated(mesh))
+
+
+def on_own_rows(fn, mesh: Mesh):
+    """``fn(rows, key) -> (rows,)`` run by every device on its own rows of the population
+    (``jax.shard_map``: the rows sharded along "pop", the key replicated, no communication).
+
+    What a device does with its rows (a block loop, say) stays on that device: the
+    partitioner never sees a loop over the sharded axis.
+    """
+    spec = PartitionSpec(POP_AXIS)
+    # No varying-axis checks: the rollout's scan carries start from the shared (replicated)
+    # episodes and become per-member (varying) values, which the checker would reject.
+    return jax.shard_map(fn, mesh=mesh, in_specs=(spec, PartitionSpec()), out_specs=spec, check_vma=False)
 
 
 def constrain_population(x: jax.Array, mesh: Mesh) -> jax.Array:

@@ -10,7 +10,8 @@ from dataclasses import replace
 import envs
 import strategies
 from bench.case import Case
-from bench.multi.devices import PLATFORMS, resolve_device_set, scaling_sets, visible_devices
+from bench.multi.cpu_cores import CpuCores, usable_cores
+from bench.multi.devices import PLATFORMS, ids_of, resolve_device_set, scaling_sets, visible_devices
 from bench.validate import choice_list, parse_positive_int, positive_ints, split_list
 
 PHASES = ("compile", "runtime")
@@ -31,14 +32,37 @@ GRIDS = {
 }
 
 
-def _set_spec(ids: tuple[str, ...], visible) -> str:
-    """The name of a device set: ``cpu:0``, ``cpu:0+1`` or ``cpu:all`` (every device of the platform)."""
+def _set_spec(ids: tuple[str, ...], whole: dict[str, tuple[str, ...]]) -> str:
+    """The name of a device set: ``cpu:0``, ``cpu:0+1`` or ``cpu:all`` (the platform's whole set,
+    ``whole``: for the CPU one device per core, for an accelerator every visible device)."""
     platform = ids[0].split(":", 1)[0]
+    if len(ids) > 1 and ids == whole.get(platform):
+        return f"{platform}:all"
     if len(ids) == 1:
         return ids[0]
-    if len(ids) > 1 and set(ids) == {d for d in visible if d.startswith(platform + ":")}:
-        return f"{platform}:all"
     return f"{platform}:" + "+".join(i.split(":", 1)[1] for i in ids)
+
+
+def whole_cpu(visible, cores: int | None) -> tuple[str, ...]:
+    """The device ids of the whole CPU (``cpu:all``): ``cpu:0`` .. ``cpu:{cores-1}``, one CPU device
+    per core whatever number jax shows by default (the case's worker starts that many,
+    :func:`bench.isolation.worker.cpu_device_count`); with ``cores`` None (a distributed run,
+    whose processes have their devices already) every visible CPU device of every process."""
+    if cores is None:
+        return ids_of("cpu", visible)
+    return tuple(f"cpu:{i}" for i in range(cores))
+
+
+def with_cpu_devices(visible: dict, ids: tuple[str, ...]) -> dict:
+    """``visible`` plus the CPU devices ``ids`` that the workers will start (described as ``cpu:0``)."""
+    base = visible.get("cpu:0")
+    if base is None:
+        return visible
+    out = dict(visible)
+    for i in ids:
+        if i not in out:
+            out[i] = {**base, "id": i} if isinstance(base, dict) else base
+    return out
 
 
 def _process_of(visible, device_id: str) -> int:
@@ -60,15 +84,23 @@ def _scaling_sets(ids: tuple[str, ...], visible) -> list[tuple[str, ...]]:
 
 
 def resolve_devices(text: str, visible, scaling: str | None = None,
-                    absent: dict[str, str] | None = None) -> list[tuple[str, tuple[str, ...]]]:
+                    absent: dict[str, str] | None = None,
+                    cpu_all: tuple[str, ...] | None = None) -> list[tuple[str, tuple[str, ...]]]:
     """``--es-devices`` as (spec, device ids) pairs, one per case device (set).
 
-    Tokens: ``all`` / ``cpu`` / ``gpu`` / ``tpu`` (every such device, each alone), a device id
-    ``cpu:0``, or a set ``cpu:0+1+2+3`` / ``gpu:all`` that one case is sharded over. With
-    ``scaling``, each platform's chosen devices become the sets of a scaling series.
-    ``absent`` ({platform: why jax shows none of its devices}) completes the error for a
-    platform the machine has but jax does not see (present hardware, a failed backend).
+    Tokens: ``all`` (the whole CPU as one case and each accelerator alone), ``cpu`` (the whole
+    CPU), ``gpu`` / ``tpu`` (every such device, each alone), a device id ``cpu:0``, or a set
+    ``cpu:0+1`` / ``cpu:all`` / ``gpu:all`` that one case is sharded over. ``cpu_all`` are the
+    whole CPU's device ids (:func:`whole_cpu`; default every visible CPU device): per-core CPU
+    devices never become separate cases of their own. With ``scaling``, each platform's chosen
+    devices become the sets of a scaling series. ``absent`` ({platform: why jax shows none of
+    its devices}) completes the error for a platform the machine has but jax does not see
+    (present hardware, a failed backend).
     """
+    cpu_all = whole_cpu(visible, None) if cpu_all is None else cpu_all
+    visible = with_cpu_devices(visible, cpu_all)
+    whole = {p: ids_of(p, visible) for p in PLATFORMS if p != "cpu"}
+    whole["cpu"] = cpu_all
     tokens = split_list(text)
     allowed = (f"cpu, gpu, tpu, all, a visible device ({', '.join(visible)}), "
                "or a set such as cpu:0+1 or cpu:all")
@@ -80,37 +112,49 @@ def resolve_devices(text: str, visible, scaling: str | None = None,
         seen = any(d.startswith(platform + ":") for d in visible)
         return f" ({absent[platform]})" if platform in absent and not seen else ""
 
-    sets: list[tuple[str, ...]] = []
+    pairs: list[tuple[str, tuple[str, ...]]] = []
     for tok in tokens:
+        if tok in ("all", "cpu", "cpu:all") and cpu_all:
+            pairs.append(("cpu:all", cpu_all))
         if tok == "all":
-            sets.extend((d,) for d in visible)
+            pairs.extend((d, (d,)) for d in visible if not d.startswith("cpu:"))
         elif tok in PLATFORMS:
             ids = [d for d in visible if d.startswith(tok + ":")]
             if not ids:
                 raise ValueError(f"--es-devices: no {tok} device is visible{why(tok)}; choose {allowed}")
-            sets.extend((d,) for d in ids)
-        else:
+            if tok != "cpu":
+                pairs.extend((d, (d,)) for d in ids)
+        elif tok != "cpu:all" or not cpu_all:
             try:
-                sets.append(resolve_device_set(tok, visible))
+                ids = resolve_device_set(tok, visible)
             except ValueError as err:
                 raise ValueError(f"--es-devices: {err}{why(tok.partition(':')[0])}; choose {allowed}") from None
+            pairs.append((tok.strip() if tok.strip().endswith(":all") else _set_spec(ids, whole), ids))
     if scaling is not None:
-        chosen = dict.fromkeys(d for s in sets for d in s)
+        chosen = dict.fromkeys(d for _, s in pairs for d in s)
         by_platform: dict[str, list[str]] = {}
         for d in chosen:
             by_platform.setdefault(d.split(":", 1)[0], []).append(d)
         sets = [s for ids in by_platform.values() for s in _scaling_sets(tuple(ids), visible)]
-    unique = list(dict.fromkeys(sets))
-    return [(_set_spec(s, visible), s) for s in unique]
+        pairs = [(_set_spec(s, whole), s) for s in sets]
+    return list(dict.fromkeys(pairs))
 
 
-def build_cases(getoption, visible=None, absent=None) -> list[Case]:
+def cpu_cores(getoption) -> CpuCores:
+    """The whole CPU's cores: ``--es-cpu-cores`` or :func:`bench.multi.cpu_cores.usable_cores`."""
+    raw = getoption("es_cpu_cores")
+    return usable_cores(None if raw is None else parse_positive_int("--es-cpu-cores", raw))
+
+
+def build_cases(getoption, visible=None, absent=None, distributed: bool = False) -> list[Case]:
     """All cases for the ``--es-*`` options; ``getoption(name)`` reads one option's raw value.
 
     ``visible`` is {device id: device or its description}, a function returning it (called
     only once every other option is valid), or None for this process's jax devices;
     ``absent`` a function returning {platform: why jax shows none of its devices}
-    (:func:`resolve_devices`), called after ``visible``.
+    (:func:`resolve_devices`), called after ``visible``. ``distributed``: the processes of a
+    jax.distributed run have their CPU devices already, and ``cpu:all`` is all of them
+    (else it is one CPU device per core of :func:`cpu_cores`).
     """
     grid_name = getoption("es_grid")
     if grid_name not in GRIDS:
@@ -133,9 +177,11 @@ def build_cases(getoption, visible=None, absent=None) -> list[Case]:
     scaling = getoption("es_scaling")
     if scaling is not None and scaling not in SCALING:
         raise ValueError(f"--es-scaling: unknown value {scaling!r}; choose from {', '.join(SCALING)}")
+    cores = None if distributed else cpu_cores(getoption).count
     # the devices last: every other option is checked before a (slow) device discovery
     visible = visible_devices() if visible is None else visible() if callable(visible) else visible
-    device_sets = resolve_devices(getoption("es_devices"), visible, scaling, absent() if absent else None)
+    device_sets = resolve_devices(getoption("es_devices"), visible, scaling, absent() if absent else None,
+                                  cpu_all=whole_cpu(visible, cores))
 
     cases = []
     for phase in phases:
@@ -146,15 +192,23 @@ def build_cases(getoption, visible=None, absent=None) -> list[Case]:
                         for spec, ids in device_sets:
                             # weak scaling: --es-pops are per-device population sizes
                             total = pop * len(ids) if scaling == "weak" else pop
-                            if total % len(ids):
+                            # the whole CPU pads an uneven population: its cores are the machine's, not a choice
+                            if total % len(ids) and spec != "cpu:all":
                                 raise ValueError(
                                     f"--es-pops: popsize {total} is not divisible by the {len(ids)} devices of "
                                     f"{spec}; choose a multiple of {len(ids)}")
                             for impl in impls:
-                                if impl != "esperf" and len(ids) > 1:
-                                    continue  # the peers run on one device
-                                cases.append(Case(phase, s, e, total, ev, hidden, length, spec, impl=impl,
-                                                  devices=ids, scaling=scaling))
+                                if impl == "esperf":
+                                    cases.append(Case(phase, s, e, total, ev, hidden, length, spec, impl=impl,
+                                                      devices=ids, scaling=scaling))
+                                    continue
+                                # the peers run on one device: on a set, both implementations get a case on
+                                # its first device alone, so that the comparison is like for like
+                                one = ids[:1]
+                                for i in ("esperf", impl) if len(ids) > 1 else (impl,):
+                                    cases.append(Case(phase, s, e, pop, ev, hidden, length, one[0], impl=i,
+                                                      devices=one, scaling=scaling))
+    cases = list(dict.fromkeys(cases))
     # A strategy must accept every population size asked for (e.g. OpenAI-ES needs even ones).
     for s, pop in dict.fromkeys((c.strategy, c.popsize) for c in cases):
         strategies.make(s, num_dims=1, popsize=pop)

@@ -34,8 +34,15 @@ def add_options(parser) -> None:
     group.addoption(
         "--es-devices",
         default="all",
-        help="comma list of cpu, gpu, tpu, all (every such device, each alone), JAX device ids platform:id "
-        "such as cpu:0,gpu:1, or device sets one case is sharded over: cpu:0+1+2+3, gpu:all (default: all)",
+        help="comma list of all (the whole CPU and each accelerator alone), cpu (the whole CPU: cpu:all), gpu, "
+        "tpu (each such device alone), JAX device ids platform:id such as cpu:0 (one core), gpu:1, or device "
+        "sets one case is sharded over: cpu:all (one CPU device per core), cpu:0+1, gpu:all (default: all)",
+    )
+    group.addoption(
+        "--es-cpu-cores",
+        default=None,
+        help="cores of the whole CPU (cpu:all: one CPU device per core) (default: the physical cores of this "
+        "process's affinity, capped by its cgroup quota)",
     )
     group.addoption(
         "--es-scaling",

@@ -66,26 +66,34 @@ def _discover(workers, options: RunOptions) -> dict:
 
 
 def _measure_peaks(workers, options: RunOptions, cases: list[Case]) -> dict:
-    """``--es-peak-flops auto``: {"measured_peaks": [per device: kind, platform, matmul_flops_per_s,
-    copy_bytes_per_s, sizes, rounds]} of every device the cases run on (:mod:`bench.measure.peak`),
-    in a fresh worker with the case deadline (or in this process under ``--es-isolate none``);
-    where that fails, ``[]`` and ``measured_peaks_error`` saying why."""
-    ids = sorted({d for c in cases for d in c.devices}, key=lambda i: (i.split(":")[0], int(i.split(":")[1])))
+    """``--es-peak-flops auto``: {"measured_peaks": [per device set: kind, platform, cores,
+    matmul_flops_per_s, copy_bytes_per_s, sizes, rounds]} of what the cases are set against
+    (:func:`bench.measure.peak.peak_requests`: one core, the whole CPU, each accelerator), each
+    request in a fresh worker with the case deadline (or in this process under ``--es-isolate
+    none``, where no worker can pin itself to one core: the CPU devices' own figures); where
+    that fails, ``[]`` and ``measured_peaks_error`` saying why."""
+    from bench.measure.peak import measure_peaks, peak_requests
+
+    requests = peak_requests(dict.fromkeys((c.device, c.devices) for c in cases))
+    peaks = []
     try:
         if workers is None:
-            from bench.measure.peak import measure_peaks
-
-            return {"measured_peaks": measure_peaks(ids)}
+            ids = sorted({d for c in cases for d in c.devices}, key=lambda i: (i.split(":")[0], int(i.split(":")[1])))
+            sets = [(i, [i]) for i in ids] + [(c.device, list(c.devices)) for c in cases
+                                               if c.device == "cpu:all" and len(c.devices) > 1][:1]
+            return {"measured_peaks": measure_peaks(sets)}
         from bench.isolation.spawners import WorkerFailed
 
-        try:
-            found = workers.run({"mode": "peak", "devices": ids, "settings": asdict(options.settings)},
-                                options.case_timeout)
-        except WorkerFailed as err:
-            return {"measured_peaks": [], "measured_peaks_error": f"the peak worker failed: {err}"}
-        return {"measured_peaks": found["peaks"]}
+        for request in requests:
+            try:
+                found = workers.run({"mode": "peak", **request, "settings": asdict(options.settings)},
+                                    options.case_timeout)
+            except WorkerFailed as err:
+                return {"measured_peaks": peaks, "measured_peaks_error": f"the peak worker failed: {err}"}
+            peaks.extend(found["peaks"])
+        return {"measured_peaks": peaks}
     except (CaseFailed, ValueError) as err:
-        return {"measured_peaks": [], "measured_peaks_error": str(err)}
+        return {"measured_peaks": peaks, "measured_peaks_error": str(err)}
 
 
 def _absent(found: dict) -> dict[str, str]:
@@ -164,8 +172,12 @@ def _parse_options(config):
 
 def _build_cases(getoption, spec, found: dict, discover) -> list[Case]:
     """The run's cases; ``discover()`` lists the devices (:func:`_discover`), into ``found``."""
-
     def devices():
+        if not spec and getoption("es_isolate") == "none":
+            # this process measures: its CPU backend starts one device per core (cpu:all)
+            from bench.multi.devices import ensure_cpu_devices
+
+            ensure_cpu_devices([f"cpu:{i}" for i in range(found["cpu_cores"]["count"])])
         found.update(discover())
         return found["devices"]
 
@@ -173,9 +185,12 @@ def _build_cases(getoption, spec, found: dict, discover) -> list[Case]:
         return _absent(found)
 
     try:
+        if not spec:
+            found["cpu_cores"] = grid.cpu_cores(getoption).to_json()
         if spec:  # the default devices depend on the platforms found
             devices()
-            cases = grid.build_cases(grid.distributed_defaults(getoption, found["devices"]), found["devices"], absent)
+            cases = grid.build_cases(grid.distributed_defaults(getoption, found["devices"]), found["devices"], absent,
+                                     distributed=True)
             grid.check_spans_every_process(cases, found["devices"], distributed.process_count())
         else:
             cases = grid.build_cases(getoption, devices, absent)
@@ -293,7 +308,6 @@ class Session:
     def run(self, case: Case, benchmark) -> dict:
         """Measure ``case``, give pytest-benchmark its rounds, return its extra_info."""
         from bench.isolation.spawners import WorkerFailed
-        from bench.measure.peak import peak_by_device
         from bench.measure.rounds import rates
 
         try:
@@ -305,7 +319,7 @@ class Session:
             benchmark._mode = benchmark._mode or "esperf"
         _record(benchmark, case, samples, self.options)
         info.update(rates(info, statistics.median(samples), self.options.settings,
-                          peak_by_device(self.found.get("measured_peaks"))))
+                          self.found.get("measured_peaks")))
         if self.options.smoke:
             info["smoke"] = True  # one round: no figure, no stability verdict
         elif case.phase == "runtime":
@@ -357,6 +371,7 @@ class Session:
             worker_pids=[w["pid"] for w in workers],
             backend_init_s=[w["backend_init_s"] for w in workers],
             jax_platforms=top.get("jax_platforms"),
+            cpu_affinity=top.get("cpu_affinity"),  # the CPUs the workers could run on (a CPU case: its cores)
             baseline_memory_bytes=top["baseline_memory_bytes"],
             peak_memory_bytes=top["peak_memory_bytes"],
             memory_source=top["memory_source"],
@@ -394,6 +409,7 @@ class Session:
         local = [d for d in jax_devices(case.devices) if d.process_index == jax.process_index()]
         peak, source = memory_peak(local)
         info.update(isolation="none", worker_pids=[os.getpid()], jax_platforms=jax.config.jax_platforms or None,
+                    cpu_affinity=sorted(os.sched_getaffinity(0)),  # in-process: not pinned per case
                     baseline_memory_bytes=None,
                     peak_memory_bytes=peak, memory_source=source)
         return samples, info
@@ -489,6 +505,8 @@ class Session:
         machine_info["system_check"] = self.found.get("system_check", [])
         machine_info["cold_caches"] = self.found.get("cold_caches", [])  # what the workers changed
         machine_info["isolation"] = self.options.isolation
+        if self.found.get("cpu_cores"):
+            machine_info["cpu_cores"] = self.found["cpu_cores"]  # the whole CPU (cpu:all): count, how counted
         if self.options.measure_peaks:  # --es-peak-flops auto
             machine_info["measured_peaks"] = self.found.get("measured_peaks", [])
             if self.found.get("measured_peaks_error"):
