@@ -138,15 +138,14 @@ def crossover_table(cross: pd.DataFrame) -> pd.DataFrame:
     cols = ["host", "case", "devices", "faster from the crossover", "crossover popsize", "faster per popsize"]
     if cross.empty:
         return pd.DataFrame(columns=cols)
-    kind = dict(zip(cross["device_a"], cross["kind_a"])) | dict(zip(cross["device_b"], cross["kind_b"]))
     return pd.DataFrame(
         {
             "host": cross["host"],
             "case": [_case_text(r) for _, r in cross.iterrows()],
             "devices": [f"{_device_name(a, ka)} vs {_device_name(b, kb)}" for a, ka, b, kb in
                         zip(cross["device_a"], cross["kind_a"], cross["device_b"], cross["kind_b"])],
-            "faster from the crossover": [_device_name(d, kind.get(d, "")) if d else "neither"
-                                          for d in cross["faster"]],
+            "faster from the crossover": [_device_name(d, ka if d == a else kb) if d else "neither" for d, a, ka, kb
+                                          in zip(cross["faster"], cross["device_a"], cross["kind_a"], cross["kind_b"])],
             "crossover popsize": cross["crossover"],
             "faster per popsize": cross["verdicts"],
         },

@@ -244,6 +244,18 @@ def test_crossover_pairs_need_two_shared_popsizes_and_raw_samples(tmp_path):
         ("cma_es", "cpu:0", "cpu:all"), ("openai_es", "cpu:0", "cpu:all")]
 
 
+def test_crossover_table_names_each_machines_own_devices(tmp_path):
+    # gpu:0 is an H100 on gpu-box and an H200 on gpu-host: each row names its own machine's kind
+    res = load([_write(tmp_path, MOD.build_whole_cpu()), FIXTURES / "results" / "gpu-box.json"])
+    table = render.crossover_table(crossover.crossovers(res))
+    faster = dict(zip(zip(table["host"], table["case"], table["devices"]), table["faster from the crossover"]))
+    assert faster[("gpu-box", "cma_es Pendulum-v1 50 evals", "cpu:0 vs gpu:0 (NVIDIA H100 80GB HBM3)")] == \
+        "gpu:0 (NVIDIA H100 80GB HBM3)"
+    assert faster[("gpu-host", "cma_es Pendulum-v1 10 evals", "cpu:all vs gpu:0 (NVIDIA H200)")] == "gpu:0 (NVIDIA H200)"
+    assert faster[("gpu-host", "cma_es Pendulum-v1 10 evals", "cpu:0 vs cpu:all")] == "cpu:all"
+    assert faster[("gpu-host", "openai_es Pendulum-v1 10 evals", "cpu:all vs gpu:0 (NVIDIA H200)")] == "neither"
+
+
 # --- roofline ----------------------------------------------------------------------------------
 
 
