@@ -63,6 +63,8 @@ from reports.exit_status import EXIT_OK, EXIT_SLOWER, BadInput, OneLineParser, g
 from reports.load import case_key, key_strings, key_text, load
 from reports.notices import notices as machine_notices
 
+# The verdict rule's defaults (compare, history and the report's crossover decide by the same rule).
+DEFAULT_THRESHOLD, DEFAULT_ALPHA = 0.10, 0.01
 ORDER = {"faster": 0, "slower": 1, "unchanged": 2, "only in base": 3, "only in new": 3}
 N_RESAMPLES = 2000
 
@@ -299,7 +301,7 @@ def case_label(row, cols, varying: set[str]) -> str:
     return " ".join(parts)
 
 
-def compare(base: Side, new: Side, threshold: float = 0.10, alpha: float = 0.01,
+def compare(base: Side, new: Side, threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA,
             cross_machine: bool = False) -> pd.DataFrame:
     """One row per case of either side, sorted: faster, slower, unchanged, only in one side.
 
@@ -418,9 +420,9 @@ def _number_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = Fals
 def add_verdict_options(p: argparse.ArgumentParser) -> None:
     """``--threshold`` and ``--alpha`` of :func:`compare_runs`, with their ranges and defaults
     (``compare`` and ``history`` decide slower / faster by the same rule, so they offer the same options)."""
-    p.add_argument("--threshold", type=_number_in(0.0, 10.0), default=0.10,
+    p.add_argument("--threshold", type=_number_in(0.0, 10.0), default=DEFAULT_THRESHOLD,
                    help="relative change that counts, e.g. 0.10 = 10%% slower (default: 0.10)")
-    p.add_argument("--alpha", type=_number_in(0.0, 1.0, lo_open=True, hi_open=True), default=0.01,
+    p.add_argument("--alpha", type=_number_in(0.0, 1.0, lo_open=True, hi_open=True), default=DEFAULT_ALPHA,
                    help="significance level of the Mann-Whitney U test (default: 0.01)")
 
 

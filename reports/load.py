@@ -309,6 +309,8 @@ def _machine_row(path: Path, host: str, data: dict) -> dict:
         "jax_version": mi.get("jax_version"),
         "jaxlib_version": mi.get("jaxlib_version"),
         "devices": [d for d in devices if isinstance(d, dict)],
+        # each device's measured peaks (pytest bench --es-peak-flops auto): the roofline's roofs
+        "measured_peaks": _dicts(mi.get("measured_peaks")),
         # hosts of a multi-process run (machine_info.processes[*].hostname), this file's host first
         "process_hosts": list(dict.fromkeys([host, *(str(p["hostname"]) for p in processes
                                                      if isinstance(p, dict) and p.get("hostname"))])),

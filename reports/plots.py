@@ -310,17 +310,47 @@ def has_energy(summary) -> bool:
     return energy.PER_JOULE in summary and bool(pd.to_numeric(summary[energy.PER_JOULE], errors="coerce").notna().any())
 
 
-def speedup_vs_cpu(summary, style):
+def speedup_points(summary: pd.DataFrame) -> pd.DataFrame:
+    """The points of the speedup plot: per whole-generation runtime row, its speedup over its own
+    machine's CPU (``speedup``; band ``lo``..``hi``: CPU q1 / row q3 .. CPU q3 / row q1) and the
+    reference's name (``reference``). An accelerator's speedup is ``speedup_vs_cpu`` (over the whole
+    CPU where the machine has one, else over cpu:0); a CPU device set of several cores has its
+    ``speedup_vs_cpu0`` (the whole CPU over one core). ``label``: the device label and its reference."""
     d = _gen(summary, "runtime")
     ref = tables.cpu_reference(d)
-    d = d.join(ref.drop(columns="speedup_vs_cpu"))
-    d = d[d["speedup_vs_cpu"].notna()]
+    parts = []
+    for prefix in ("cpu", "cpu0"):
+        r = ref[ref[f"speedup_vs_{prefix}"].notna()]
+        if prefix == "cpu0":  # accelerators keep their one reference; CPU sets of several cores get this one
+            r = r[r["speedup_vs_cpu"].isna()]
+        if r.empty:
+            continue
+        p = d.loc[r.index].copy()
+        p["speedup"] = r[f"speedup_vs_{prefix}"]
+        p["lo"] = r[f"{prefix}_q1"] / pd.to_numeric(p["q3"])
+        p["hi"] = r[f"{prefix}_q3"] / pd.to_numeric(p["q1"])
+        p["reference"] = r[f"{prefix}_reference"]
+        parts.append(p)
+    if not parts:
+        return d.iloc[0:0].assign(speedup=[], lo=[], hi=[], reference=[], label=[])
+    out = pd.concat(parts)
+    out["label"] = out["device_label"].astype(str) + " over " + out["reference"].astype(str)
+    return out
+
+
+def speedup_vs_cpu(summary, style):
+    d = speedup_points(summary)
     if d.empty:
-        return "no machine has a non-CPU device and its own CPU timed on the same case"
-    d["lo"], d["hi"] = d["cpu_q1"] / d["q3"], d["cpu_q3"] / d["q1"]
-    return line_facets(d, "speedup_vs_cpu", "lo", "hi", "speedup over own CPU [×]",
-                       "Speedup of each device over the CPU of its own machine (runtime per generation)",
-                       style, ref=1.0, y_unit="×", mark_unstable=True)
+        return "no machine has a non-CPU device (or its whole CPU) and its own CPU timed on the same case"
+    # the line of a device is named with its reference; it keeps the device's colour
+    palette = {**style.palette, **{lab: style.palette[dev] for lab, dev in zip(d["label"], d["device_label"])}}
+    line_of = dict(zip(d["device_label"][::-1], d["label"][::-1]))  # a device's failed cases: on its first line
+    failed = style.failed.assign(device_label=style.failed["device_label"].map(lambda v: line_of.get(v, v)))
+    d["device_label"] = d["label"]
+    named = Style(palette=palette, machines=style.machines, impls=style.impls, failed=failed)
+    return line_facets(d, "speedup", "lo", "hi", "speedup over own CPU [×]",
+                       "Speedup over the CPU of its own machine (runtime per generation); "
+                       "each line names its CPU reference", named, ref=1.0, y_unit="×", mark_unstable=True)
 
 
 def flops_vs_popsize(summary, style):
@@ -341,6 +371,66 @@ def pct_of_peak_vs_popsize(summary, style):
     return line_facets(d, "pct_of_peak", "lo", "hi", "% of peak FLOP/s",
                        f"Achieved FLOP/s as a percentage of each device's peak (peak: {peak_text})", style,
                        mark_unstable=True)
+
+
+def roofline_plot(roof: pd.DataFrame, style: Style):
+    """One log-log panel per machine and device (:func:`reports.roofline.roofline`): the roofs
+    (copy bandwidth x intensity up to the ridge, then the matmul FLOP/s; dotted: the ridge point)
+    and each whole-generation runtime case's achieved FLOP/s at its arithmetic intensity, one colour
+    per strategy, labelled with its population size; an unstable case hollow."""
+    if roof.empty:
+        return "no runtime case has bytes_accessed and a measured peak of its device (pytest bench --es-peak-flops auto)"
+    d = roof.copy()
+    d["panel"] = d["device_label"].astype(str)
+    panels = list(dict.fromkeys(d.sort_values(["host", "device"])["panel"]))
+    strategies = sorted(d["strategy"].astype(str).unique())
+    colors = dict(zip(strategies, sns.color_palette("colorblind" if len(strategies) <= 10 else "husl", len(strategies))))
+    ncol = min(3, len(panels))
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.9 * nrow), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
+        p = d[d["panel"].eq(panel)]
+        matmul, copy = float(p["matmul_flops_per_s"].iloc[0]), float(p["copy_bytes_per_s"].iloc[0])
+        ridge = matmul / copy
+        xs = pd.concat([p["intensity"], pd.Series([ridge])]).astype(float)
+        x = np.geomspace(xs.min() / 4, xs.max() * 4, 200)
+        ax.plot(x, np.minimum(matmul, copy * x), color="0.25", lw=1.8, gid="roof")
+        ax.axvline(ridge, color="0.45", ls=":", lw=1.1)
+        for strategy, s in p.groupby("strategy", sort=True):
+            shaky = unstable_mask(s)
+            c = colors[str(strategy)]
+            ax.plot(s["intensity"][~shaky], s["flops_per_s"][~shaky], ls="", marker="o", ms=6, color=c)
+            if shaky.any():
+                ax.plot(s["intensity"][shaky], s["flops_per_s"][shaky], ls="", marker="o", ms=6, mfc="white",
+                        mec=c, mew=1.5, gid=UNSTABLE_GID)
+            for r in s.itertuples():
+                ax.annotate(_count(r.popsize), (r.intensity, r.flops_per_s), textcoords="offset points",
+                            xytext=(4, -9), fontsize=7, color=c)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ys = pd.concat([p["flops_per_s"], pd.Series([matmul, copy * x.min()])]).astype(float)
+        ax.set_ylim(ys.min() / 3, matmul * 3)
+        nice_log_axis(ax.yaxis, ys.min() / 3, matmul * 3, compact=True)
+        ax.set_xlabel("arithmetic intensity [FLOP / byte]")
+        ax.set_ylabel("FLOP / s")
+        entry = str(p["peak_entry"].iloc[0])
+        ax.set_title(f"{panel}\nroofs ({entry}): {fmt.count_unit(matmul, 'FLOP/s')}, {fmt.count_unit(copy, 'B/s')}; "
+                     f"ridge {ridge:.3g} FLOP/B", fontsize=9, loc="left")
+        ax.grid(True, which="major", color="0.85", lw=0.7)
+    handles = [Line2D([], [], ls="", marker="o", color=colors[k], label=k) for k in strategies]
+    handles += [Line2D([], [], color="0.25", lw=1.8, label="roof: min(matmul, copy × intensity)"),
+                Line2D([], [], color="0.45", ls=":", lw=1.1, label="ridge point (matmul / copy)")]
+    if unstable_mask(d).any():
+        handles.append(Line2D([], [], ls="", marker="o", ms=6, mfc="white", mec="0.25", mew=1.5,
+                              label=f"hollow: unstable figure (see '{stability.HEADING}')"))
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, len(handles)),
+               frameon=False)
+    fig.tight_layout()
+    _title(fig, "Roofline per device: achieved FLOP/s at each case's arithmetic intensity (XLA cost analysis: "
+           "FLOPs / bytes accessed) under the measured roofs", style)
+    return fig
 
 
 def memory_vs_popsize(summary, style):
@@ -623,6 +713,9 @@ class PlotSpec:
     # the plot named ``after``; elsewhere it is neither drawn nor noted as skipped.
     applies: Callable | None = None
     after: str | None = None
+    # The table ``make`` and ``applies`` take: "summary" (:func:`reports.tables.summary`) or another
+    # table of the report, by name (e.g. "roofline": :func:`reports.roofline.roofline`).
+    data: str = "summary"
 
 
 PLOTS = [
@@ -630,7 +723,10 @@ PLOTS = [
     PlotSpec("compile_vs_popsize", "Cold compile time (trace + lower + compile) vs population size; bands: IQR of the rounds.", compile_vs_popsize),
     PlotSpec("env_steps_vs_popsize", "Environment steps per second vs population size.", env_steps_vs_popsize),
     PlotSpec("env_steps_heatmap", "Env steps per second over population size × evals, per device and strategy.", env_steps_heatmap),
-    PlotSpec("speedup_vs_cpu", "Speedup of each accelerator over its own machine's CPU on the same case (band: CPU q1/device q3 to CPU q3/device q1).", speedup_vs_cpu),
+    PlotSpec("speedup_vs_cpu", "Speedup over the own machine's CPU on the same case, each line named with its "
+             "reference: an accelerator over the whole CPU (cpu:all, every core) where the run has it, else over "
+             "cpu:0 (one core); the whole CPU over one core (band: CPU q1/device q3 to CPU q3/device q1).",
+             speedup_vs_cpu),
     PlotSpec("flops_vs_popsize", "Achieved FLOP/s: XLA cost-analysis FLOPs of a generation over its median runtime.", flops_vs_popsize),
     PlotSpec("pct_of_peak_vs_popsize", "Achieved FLOP/s as % of the device's peak (from the JSON or --peak-flops).", pct_of_peak_vs_popsize),
     PlotSpec("breakdown_ask_eval_tell", "Share of ask, eval and tell (each timed alone) in their sum, with absolute times.", breakdown),
@@ -645,13 +741,21 @@ OPTIONAL_PLOTS = [
     PlotSpec("env_steps_per_joule_vs_popsize", "Environment steps per joule (the energy of a generation from "
              "the device's counter) vs population size, one line per device.", env_steps_per_joule_vs_popsize,
              applies=has_energy, after="env_steps_vs_popsize"),
+    PlotSpec("roofline", "Roofline per device: each runtime case's achieved FLOP/s at its arithmetic intensity "
+             "(XLA cost analysis: FLOPs / bytes accessed of a generation) under the device's measured roofs "
+             "(matmul FLOP/s and copy bandwidth; pytest bench --es-peak-flops auto); the ridge point dotted; "
+             "the data in roofline.csv.", roofline_plot, applies=lambda roof: not roof.empty,
+             after="pct_of_peak_vs_popsize", data="roofline"),
 ]
 
 
-def plots_for(summary) -> list[PlotSpec]:
+def plots_for(summary, tables_by_name: dict | None = None) -> list[PlotSpec]:
     """The plots of a report of ``summary``: every one of :data:`PLOTS` (drawn or noted as skipped),
-    each of :data:`OPTIONAL_PLOTS` whose ``applies`` holds right after the plot it names."""
-    extra = [s for s in OPTIONAL_PLOTS if s.applies(summary)]
+    each of :data:`OPTIONAL_PLOTS` whose ``applies`` holds (on its :attr:`PlotSpec.data`: ``summary``
+    or the table of that name in ``tables_by_name``; left out where the table is not given) right
+    after the plot it names."""
+    data = {**(tables_by_name or {}), "summary": summary}
+    extra = [s for s in OPTIONAL_PLOTS if s.data in data and s.applies(data[s.data])]
     out = []
     for spec in PLOTS:
         out.append(spec)

@@ -13,6 +13,7 @@ from reports import energy as energy_text
 from reports import formatting as fmt
 from reports import notices as notices_text
 from reports import stability
+from reports.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -109,8 +110,67 @@ def cases_table(summary: pd.DataFrame) -> pd.DataFrame:
             "rounds": summary["rounds"].map(fmt.number),
             "env steps / s": summary["env_steps_per_s"].map(fmt.count),
             "speedup vs CPU": summary["speedup_vs_cpu"].map(fmt.ratio),
+            **_reference_columns(summary),
             **_unstable_column(summary),
         }
+    )
+
+
+def _reference_columns(summary: pd.DataFrame) -> dict:
+    """The speedup's CPU reference (``whole CPU (16 cores)``, ``cpu:0 (1 core)``) where any case has a
+    speedup, and the speedup over one core where the summary has it (a machine with a whole-CPU row)."""
+    out = {}
+    if "cpu_reference" in summary and summary["speedup_vs_cpu"].notna().any():
+        out["CPU reference"] = summary["cpu_reference"].fillna("")
+    if "speedup_vs_cpu0" in summary:
+        out["speedup vs cpu:0"] = summary["speedup_vs_cpu0"].map(fmt.ratio)
+    return out
+
+
+def _device_name(device: str, kind: str) -> str:
+    """A device spec with its kind where the spec does not say it (``gpu:0 (NVIDIA H100 80GB HBM3)``)."""
+    return device if not kind or kind.lower() in ("cpu", "nan") else f"{device} ({kind})"
+
+
+def crossover_table(cross: pd.DataFrame) -> pd.DataFrame:
+    """:func:`reports.crossover.crossovers` for a page: host, case, the two devices, the one faster from
+    the crossover on, the crossover (text) and the faster device per measured popsize."""
+    cols = ["host", "case", "devices", "faster from the crossover", "crossover popsize", "faster per popsize"]
+    if cross.empty:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(
+        {
+            "host": cross["host"],
+            "case": [_case_text(r) for _, r in cross.iterrows()],
+            "devices": [f"{_device_name(a, ka)} vs {_device_name(b, kb)}" for a, ka, b, kb in
+                        zip(cross["device_a"], cross["kind_a"], cross["device_b"], cross["kind_b"])],
+            "faster from the crossover": [_device_name(d, ka if d == a else kb) if d else "neither" for d, a, ka, kb
+                                          in zip(cross["faster"], cross["device_a"], cross["kind_a"], cross["kind_b"])],
+            "crossover popsize": cross["crossover"],
+            "faster per popsize": cross["verdicts"],
+        },
+        columns=cols,
+    )
+
+
+def roofline_table(roof: pd.DataFrame) -> pd.DataFrame:
+    """:func:`reports.roofline.roofline` with units: device, case, popsize, intensity, achieved FLOP/s,
+    the roof there, % of roof, bound."""
+    cols = ["device", "case", "popsize", "intensity [FLOP/B]", "achieved", "roof there", "% of roof", "bound"]
+    if roof.empty:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(
+        {
+            "device": roof["device_label"],
+            "case": [_case_text(r) for _, r in roof.iterrows()],
+            "popsize": roof["popsize"].map(fmt.number),
+            "intensity [FLOP/B]": roof["intensity"].map(lambda v: f"{v:.3g}"),
+            "achieved": roof["flops_per_s"].map(lambda v: fmt.count_unit(v, "FLOP/s")),
+            "roof there": roof["roof_flops_per_s"].map(lambda v: fmt.count_unit(v, "FLOP/s")),
+            "% of roof": roof["pct_of_roof"].map(lambda v: f"{v:.3g}%"),
+            "bound": roof["bound"],
+        },
+        columns=cols,
     )
 
 
@@ -306,6 +366,22 @@ MEMORY_NOTE = (
     "before per-case memory was measured."
 )
 
+CROSSOVER_NOTE = (
+    "For each pair of devices of a machine that ran a case at two or more population sizes: the smallest "
+    "measured popsize from which one device is faster at that popsize and every larger measured one, by "
+    f"python -m reports compare's rule on the pooled rounds (ratio of medians beyond {1 + DEFAULT_THRESHOLD:g} "
+    f"and Mann-Whitney p < {DEFAULT_ALPHA:g}). \"from 10000 (between 1000 and 10000)\": the curves cross between the two popsizes; "
+    "\"at every measured popsize\": it may cross below the smallest; \"not in the measured range\": "
+    "neither is faster at the largest. Per popsize: the faster device, = where neither is. "
+    "Every value is in crossover.csv."
+)
+ROOFLINE_NOTE = (
+    "Each runtime case's achieved FLOP/s at its arithmetic intensity (XLA cost analysis: FLOPs / bytes "
+    "accessed of a generation) against its device's measured roofs (pytest bench --es-peak-flops auto): "
+    "the roof there is min(matmul FLOP/s, copy bandwidth × intensity); left of the ridge point (matmul / "
+    "copy) a case is memory-bound, right of it compute-bound. Every value is in roofline.csv."
+)
+
 IMPLS_NOTE = (
     "The same case (one generation, runtime phase) run by esperf and by a peer stack such as evosax + gymnax "
     "(pytest bench --es-impls esperf,evosax); <peer>_over_esperf is the peer's median over esperf's. "
@@ -364,8 +440,11 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
                impls: pd.DataFrame | None = None, scaling: pd.DataFrame | None = None,
                memory: pd.DataFrame | None = None, notices: list[str] | None = None,
                unstable: pd.DataFrame | None = None, energy: pd.DataFrame | None = None,
-               energy_note: str = "", compile_note: str = "") -> None:
-    """report.html; ``unstable`` (:func:`unstable_table`) adds its section above the plots, whose hollow
+               energy_note: str = "", compile_note: str = "", crossover: pd.DataFrame | None = None,
+               roofline: pd.DataFrame | None = None, roofline_note: str = "") -> None:
+    """report.html; ``crossover`` (:func:`crossover_table`) adds the crossover section below the best
+    devices, ``roofline`` (:func:`roofline_table`) and ``roofline_note`` the roofline section;
+    ``unstable`` (:func:`unstable_table`) adds its section above the plots, whose hollow
     markers it explains; ``energy`` (:func:`energy_table`) and ``energy_note`` the energy section or line;
     ``compile_note`` the line on compile rounds that reused autotuning (:func:`reports.tables.compile_note`)."""
     e = html.escape
@@ -379,6 +458,13 @@ def write_html(path: Path, out_dir: Path, *, title: str, meta: list[str], machin
         "and how much faster it is than the next one.</p>",
         html_table(best),
     ]
+    if crossover is not None and not crossover.empty:
+        parts += [f'<h2 id="crossover">Crossover popsize ({len(crossover)})</h2>', f"<p>{e(CROSSOVER_NOTE)}</p>",
+                  html_table(crossover)]
+    if roofline is not None and not roofline.empty:
+        parts += [f'<h2 id="roofline">Roofline ({len(roofline)})</h2>', f"<p>{e(ROOFLINE_NOTE)}</p>",
+                  "<details><summary>show the table</summary>", html_table(roofline), "</details>"]
+    parts += [f'<p class="note">{e(roofline_note)}</p>'] if roofline_note else []
     if impls is not None and not impls.empty:
         parts += ["<h2>esperf against other implementations</h2>", f"<p>{e(IMPLS_NOTE)}</p>", html_table(impls_table(impls))]
     if scaling is not None and not scaling.empty:
@@ -409,13 +495,20 @@ def write_markdown(path: Path, *, title: str, meta: list[str], machines: pd.Data
                    figures: list[Figure], failed: pd.DataFrame, impls: pd.DataFrame | None = None,
                    scaling: pd.DataFrame | None = None, memory: pd.DataFrame | None = None,
                    notices: list[str] | None = None, unstable: pd.DataFrame | None = None,
-                   energy: pd.DataFrame | None = None, energy_note: str = "", compile_note: str = "") -> None:
+                   energy: pd.DataFrame | None = None, energy_note: str = "", compile_note: str = "",
+                   crossover: pd.DataFrame | None = None, roofline: pd.DataFrame | None = None,
+                   roofline_note: str = "") -> None:
     """report.md: the tables of report.html but the cases table, images by relative path."""
     lines = [f"# {title}", "", *[f"{m}  " for m in meta], "", *notices_markdown(notices),
              "## Machines", "", markdown_table(machines),
              "## Best device per case", "",
              "Runtime of one whole generation (median of the rounds); the fastest device of every case.", "",
              markdown_table(best)]
+    if crossover is not None and not crossover.empty:
+        lines += [f"## Crossover popsize ({len(crossover)})", "", CROSSOVER_NOTE, "", markdown_table(crossover)]
+    if roofline is not None and not roofline.empty:
+        lines += [f"## Roofline ({len(roofline)})", "", ROOFLINE_NOTE, "", markdown_table(roofline)]
+    lines += [roofline_note, ""] if roofline_note else []
     if impls is not None and not impls.empty:
         lines += ["## esperf against other implementations", "", IMPLS_NOTE, "", markdown_table(impls_table(impls))]
     if scaling is not None and not scaling.empty:

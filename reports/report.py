@@ -1,6 +1,7 @@
 """``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]``: the report command.
 
-Writes plots (PNG and SVG), summary.csv, failed.csv, report.html and report.md into --out.
+Writes plots (PNG and SVG), summary.csv, failed.csv, crossover.csv (:mod:`reports.crossover`),
+roofline.csv (:mod:`reports.roofline`), report.html and report.md into --out.
 Where an input's machine was not fit to be measured (:mod:`reports.notices`), both pages
 open with its notices, above the tables, and the terminal repeats them. Where a runtime
 figure is unstable (:mod:`reports.stability`), the tables list its reasons, the plots draw
@@ -121,7 +122,7 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     check_out(out, res.files)
     # Heavy imports only once the input is known to be good: bad input answers fast.
     from reports import notices as notices_text
-    from reports import plots, render, stability, tables
+    from reports import crossover, plots, render, roofline, stability, tables
 
     summary = tables.summary(res, peak_flops)
     failed = tables.failed(res)
@@ -132,7 +133,10 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     scaling = render.scaling_table(tables.scaling(summary))
     memory = render.memory_table(tables.memory(summary))
     unstable = render.unstable_table(tables.unstable(summary))
-    specs = plots.plots_for(summary)
+    crossovers = crossover.crossovers(res)
+    roof = roofline.roofline(summary, res.machines)
+    roof_note = roofline.note(summary, res.machines)
+    specs = plots.plots_for(summary, {"roofline": roof})
     energy_cases = render.energy_table(tables.energy_cases(summary))
     energy_note = tables.energy_note(summary)
     compile_note = tables.compile_note(summary)
@@ -140,13 +144,15 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
     figures = []
     with Staging(out) as tmp:
         step = 1
-        progress(step, n, "summary.csv, failed.csv")
+        progress(step, n, "summary.csv, failed.csv, crossover.csv, roofline.csv")
         summary.to_csv(tmp / "summary.csv", index=False)
         failed.to_csv(tmp / "failed.csv", index=False)
+        crossovers.to_csv(tmp / "crossover.csv", index=False)
+        roof.to_csv(tmp / "roofline.csv", index=False)
         style = plots.make_style(summary, failed)
         for spec in specs:
             step += 1
-            fig = spec.make(summary, style)
+            fig = spec.make({"summary": summary, "roofline": roof}[spec.data], style)
             if isinstance(fig, str) or fig is None:
                 reason = fig or "no data"
                 progress(step, n, f"{spec.name}.png skipped: {reason}")
@@ -170,7 +176,8 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
             tmp / "report.html", tmp, title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), cases=render.cases_table(summary), impls=impls,
             scaling=scaling, memory=memory, notices=notices, unstable=unstable, energy=energy_cases,
-            energy_note=energy_note, compile_note=compile_note,
+            energy_note=energy_note, compile_note=compile_note, crossover=render.crossover_table(crossovers),
+            roofline=render.roofline_table(roof), roofline_note=roof_note,
         )
         step += 1
         progress(step, n, "report.md")
@@ -178,7 +185,8 @@ def make_report(results: list[str], out: Path, peak_flops: dict[str, float]) -> 
             tmp / "report.md", title=title, meta=meta, machines=machines, best=render.best_table(best),
             figures=figures, failed=render.failed_table(failed), impls=impls, scaling=scaling, memory=memory,
             notices=notices, unstable=unstable, energy=energy_cases, energy_note=energy_note,
-            compile_note=compile_note,
+            compile_note=compile_note, crossover=render.crossover_table(crossovers),
+            roofline=render.roofline_table(roof), roofline_note=roof_note,
         )
     drawn = sum(f.skipped is None for f in figures)
     skipped = len(figures) - drawn

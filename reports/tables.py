@@ -13,8 +13,11 @@ from reports import formatting as fmt
 from reports import energy, notices, stability
 from reports.load import CASE_FIELDS, Results, case_key, key_strings, key_text
 
-# The reference for "speedup over the CPU": the same case on the same host's single CPU device.
+# The reference for "speedup over the CPU": the same case on the same host's CPU
+# (its whole CPU where it has one, else its single CPU device; see cpu_reference).
 SPEEDUP_KEY = ("host",) + CASE_FIELDS
+# The device-set spec of the whole CPU: every core, one CPU device per core, sharded.
+WHOLE_CPU = "cpu:all"
 # The 1-device reference of a scaling row (Amdahl/Gustafson speedup and parallel efficiency):
 # the same host, platform and case on one device; the population size matched apart
 # (strong scaling: the same popsize; weak scaling: the same popsize per device).
@@ -24,7 +27,7 @@ FIRST_COLUMNS = [
     "host", "device_label", "device", "device_kind", "platform", "num_devices", "num_processes", "impl", "part",
     "phase", "strategy", "env", "popsize", "popsize_per_device", "num_evals", "hidden", "episode_length", "unroll",
     "num_params", "median", "iqr", "q1", "q3", "rounds", stability.KEY, "mean", "stddev", "min", "max", "env_steps",
-    "env_steps_per_s", "flops", "flops_per_s", "peak_flops", "pct_of_peak", "speedup_vs_cpu", *energy.COLUMNS,
+    "env_steps_per_s", "flops", "flops_per_s", "peak_flops", "pct_of_peak", "speedup_vs_cpu0", "cpu_reference", "speedup_vs_cpu", *energy.COLUMNS,
     "baseline_memory_bytes", "peak_memory_bytes", "case_memory_bytes", "memory_source",
 ]
 LAST_COLUMNS = ["name", "files"]
@@ -104,6 +107,9 @@ def summary(res: Results, peak_flops: dict[str, float] | None = None) -> pd.Data
     reasons (:func:`reports.stability.cell`; the union over its files, ``''`` when stable or
     not recorded); inputs without the key get no such column.
 
+    ``speedup_vs_cpu`` and ``cpu_reference`` (its CPU reference's name) are :func:`cpu_reference`'s;
+    ``speedup_vs_cpu0`` (over one core) too where a machine has a whole-CPU row (:func:`has_whole_cpu`).
+
     Where any input row has an energy key (:mod:`reports.energy`), the ``energy_j``,
     ``env_steps_per_joule`` (env steps / energy_j of a runtime row) and ``energy_source``
     columns follow ``speedup_vs_cpu``, NaN where a case has no energy; inputs without the keys
@@ -132,7 +138,12 @@ def summary(res: Results, peak_flops: dict[str, float] | None = None) -> pd.Data
         peak = peak.mask(hit, float(value))
     df["peak_flops"] = peak
     df["pct_of_peak"] = 100.0 * df["flops_per_s"] / peak
-    df["speedup_vs_cpu"] = speedup_vs_cpu(df)
+    ref = cpu_reference(df)
+    df["speedup_vs_cpu"] = ref["speedup_vs_cpu"]
+    df["cpu_reference"] = ref["cpu_reference"]
+    if has_whole_cpu(df):
+        # over one core too, where a machine has a whole-CPU row (elsewhere speedup_vs_cpu is over one core)
+        df["speedup_vs_cpu0"] = ref["speedup_vs_cpu0"]
     if energy.has_keys(df):
         joules = num(energy.ENERGY).where(num(energy.ENERGY).map(energy.is_known))
         df[energy.ENERGY] = joules
@@ -159,25 +170,90 @@ def _is_cpu(df: pd.DataFrame) -> pd.Series:
     return kind
 
 
+def cpu_cores(df: pd.DataFrame) -> pd.Series:
+    """The cores a CPU row ran on: ``extra_info.cores_used`` where recorded, else (files written
+    before it) its number of devices, one core each; NaN on other platforms."""
+    cores = _num(df, "cores_used").fillna(_num(df, "num_devices").fillna(1))
+    return cores.where(_is_cpu(df))
+
+
+def _cores_text(n: float) -> str:
+    return f"{n:g} core" + ("" if n == 1 else "s")
+
+
+def cpu_reference_name(device: str, cores: float) -> str:
+    """The name of a speedup's CPU reference: ``whole CPU (16 cores)`` for :data:`WHOLE_CPU`,
+    else the device and its cores, ``cpu:0 (1 core)``."""
+    if device == WHOLE_CPU:
+        return f"whole CPU ({_cores_text(cores)})" if cores == cores else "whole CPU"
+    return f"{device} ({_cores_text(cores)})" if cores == cores else str(device)
+
+
+def has_whole_cpu(df: pd.DataFrame) -> bool:
+    """Whether any runtime row of ``df`` ran on a machine's whole CPU (:data:`WHOLE_CPU`)."""
+    return bool((df["device"].astype(str).eq(WHOLE_CPU) & df["phase"].eq("runtime") & _is_cpu(df)).any())
+
+
 def speedup_vs_cpu(df: pd.DataFrame) -> pd.Series:
-    """Runtime of the same host's CPU (lowest device id) over this device's runtime; NaN on CPUs."""
+    """The runtime of the same case on the same host's CPU reference over this row's runtime
+    (NaN on CPUs); see :func:`cpu_reference`."""
     return cpu_reference(df)["speedup_vs_cpu"]
 
 
 def cpu_reference(df: pd.DataFrame) -> pd.DataFrame:
-    """Per row: the same case on the same host's CPU (``cpu_median``, ``cpu_q1``, ``cpu_q3``) and
-    ``speedup_vs_cpu`` = cpu_median / median, for runtime rows of non-CPU devices (NaN elsewhere)."""
-    out = pd.DataFrame(np.nan, index=df.index, columns=["cpu_median", "cpu_q1", "cpu_q3", "speedup_vs_cpu"])
+    """Per row of ``df`` (a summary: one row per case and device), its speedups over the CPU of
+    its own machine on the same case (:data:`SPEEDUP_KEY`: host and case fields).
+
+    The reference of ``speedup_vs_cpu`` is the host's whole CPU (the :data:`WHOLE_CPU` row,
+    every core) where the host has any whole-CPU runtime row; on a host without one (files
+    written before the whole CPU was a case) it is, as it always was, the host's one-device CPU
+    row of the lowest device id (``cpu:0``, one core). Columns:
+
+    - ``cpu_median``, ``cpu_q1``, ``cpu_q3`` and ``speedup_vs_cpu`` = cpu_median / median, on
+      runtime rows of non-CPU devices with a reference (NaN elsewhere);
+    - ``cpu_reference``: its name, ``whole CPU (16 cores)`` or ``cpu:0 (1 core)``
+      (:func:`cpu_reference_name`; '' where there is no speedup);
+    - ``cpu0_median``, ``cpu0_q1``, ``cpu0_q3`` and ``speedup_vs_cpu0``: over the one-device
+      CPU row (one core), on runtime rows of non-CPU devices and of CPU device sets of more
+      than one core (the whole CPU over one core);
+    - ``cpu0_reference``: that row's name, ``cpu:0 (1 core)``.
+    """
+    cols = ["cpu_median", "cpu_q1", "cpu_q3", "speedup_vs_cpu", "cpu0_median", "cpu0_q1", "cpu0_q3",
+            "speedup_vs_cpu0"]
+    out = pd.DataFrame(np.nan, index=df.index, columns=cols)
+    out["cpu_reference"] = out["cpu0_reference"] = ""
+    if df.empty:
+        return out
     is_cpu = _is_cpu(df)
     runtime = df["phase"].eq("runtime")
     keys = key_strings(df, SPEEDUP_KEY)
+    cores = cpu_cores(df)
+    median = pd.to_numeric(df["median"], errors="coerce")
     one_device = _num(df, "num_devices").fillna(1).eq(1)
-    cpu = df[is_cpu & runtime & one_device].assign(_key=keys).sort_values("device", kind="stable")
-    ref = cpu.drop_duplicates("_key").set_index("_key")
-    target = runtime & ~is_cpu
-    for col in ("median", "q1", "q3"):
-        out.loc[target, f"cpu_{col}"] = pd.to_numeric(keys[target].map(ref[col]), errors="coerce")
-    out.loc[target, "speedup_vs_cpu"] = out.loc[target, "cpu_median"] / pd.to_numeric(df.loc[target, "median"])
+    whole = df["device"].astype(str).eq(WHOLE_CPU)
+    # a machine's reference is its whole CPU wherever it has one: never one core for some cases
+    # and all of them for others
+    with_whole = set(df.loc[is_cpu & runtime & whole, "host"].astype(str))
+    on_whole_host = df["host"].astype(str).isin(with_whole)
+
+    def refs(mask: pd.Series) -> pd.DataFrame:
+        cand = df[mask].assign(_key=keys[mask], _cores=cores[mask]).sort_values("device", kind="stable")
+        return cand.drop_duplicates("_key").set_index("_key")
+
+    one = refs(is_cpu & runtime & one_device)
+    all_cores = refs(is_cpu & runtime & whole)
+    accel = runtime & ~is_cpu
+    for prefix, target, ref in (("cpu0", accel | (runtime & is_cpu & cores.gt(1)), one),
+                                ("cpu", accel & on_whole_host, all_cores), ("cpu", accel & ~on_whole_host, one)):
+        found = target & keys.isin(ref.index)
+        if not found.any():
+            continue
+        hit = ref.loc[keys[found]]
+        for col in ("median", "q1", "q3"):
+            out.loc[found, f"{prefix}_{col}"] = pd.to_numeric(hit[col], errors="coerce").to_numpy()
+        out.loc[found, f"speedup_vs_{prefix}"] = out.loc[found, f"{prefix}_median"] / median[found]
+        out.loc[found, f"{prefix}_reference"] = [cpu_reference_name(str(d), float(c))
+                                                 for d, c in zip(hit["device"], hit["_cores"])]
     return out
 
 
