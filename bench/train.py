@@ -122,9 +122,9 @@ def train(args: argparse.Namespace) -> dict:
         from bench.multi.cpu_cores import usable_cores
         from bench.multi.devices import ensure_cpu_devices
 
-        rest = args.devices.split(":", 1)[1]
-        wanted = range(usable_cores().count) if rest == "all" else [int(p) for p in rest.split("+") if p.isdigit()]
-        ensure_cpu_devices([f"cpu:{i}" for i in wanted])
+        rest, cores = args.devices.split(":", 1)[1], usable_cores().count
+        wanted = range(cores) if rest == "all" else [int(p) for p in rest.split("+") if p.isdigit()]
+        ensure_cpu_devices([f"cpu:{i}" for i in wanted if i < cores])  # no more devices than cores
     visible = visible_devices()
     if args.devices is None:
         default = jax.devices()[0]

@@ -413,6 +413,7 @@ def roofline_plot(roof: pd.DataFrame, style: Style):
         ys = pd.concat([p["flops_per_s"], pd.Series([matmul, copy * x.min()])]).astype(float)
         ax.set_ylim(ys.min() / 3, matmul * 3)
         nice_log_axis(ax.yaxis, ys.min() / 3, matmul * 3, compact=True)
+        nice_log_axis(ax.xaxis, float(x.min()), float(x.max()))
         ax.set_xlabel("arithmetic intensity [FLOP / byte]")
         ax.set_ylabel("FLOP / s")
         entry = str(p["peak_entry"].iloc[0])

@@ -114,14 +114,22 @@ def test_a_chunked_generation_equals_the_unchunked_one_exactly(strategy):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_the_sharded_generation_evaluates_rows_whole():
-    """On a mesh the population is not cut into blocks (a block loop over the sharded axis
-    would gather it): the program has one episode loop, the chunked single-device one two."""
+def test_on_a_mesh_each_device_loops_over_its_own_blocks():
+    """With blocks on a mesh, the block loop runs inside ``shard_map``, over each device's own
+    rows (a loop over the sharded axis itself would make the partitioner gather the population);
+    without blocks the mesh program has no block loop at all."""
+    from dataclasses import replace
+
     from bench.multi import sharding
 
     wl = Workload(strategy="openai_es", popsize=8, evals=2, hidden=3, episode_length=5, pop_chunk=3)
     state = jax.eval_shape(wl.init, jax.random.key(0))
     mesh = sharding.pop_mesh(jax.devices()[:1])
-    loops = {name: str(jax.make_jaxpr(fn)(state)).count("scan[")
-             for name, fn in (("single", wl.generation_fn()), ("mesh", wl.generation_fn(mesh)))}
-    assert loops["single"] == loops["mesh"] + 1, loops
+    text = {name: str(jax.make_jaxpr(fn)(state))
+            for name, fn in (("single", wl.generation_fn()), ("mesh", wl.generation_fn(mesh)),
+                             ("mesh whole", replace(wl, pop_chunk=None).generation_fn(mesh)))}
+    loops = {name: t.count("scan[") for name, t in text.items()}
+    assert loops["single"] == loops["mesh"] == loops["mesh whole"] + 1, loops
+    inner = text["mesh"][text["mesh"].index("shard_map["):]
+    assert inner.count("scan[") >= 2, "the block loop and the episode loop run inside shard_map"
+    assert "shard_map[" not in text["mesh whole"]
