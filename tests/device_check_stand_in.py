@@ -51,9 +51,9 @@ def bench(argv) -> int:
     hang = os.environ.get("DC_HANG") == path.stem
     finish = int(os.environ.get("DC_FINISH", "0"))
     device = option(argv, "--es-devices")
-    for strategy in option(argv, "--es-strategies").split(","):
-        for pop in option(argv, "--es-pops").split(","):
-            for phase in option(argv, "--es-phases").split(","):
+    for phase in option(argv, "--es-phases").split(","):  # pytest bench's order: phase by phase
+        for strategy in option(argv, "--es-strategies").split(","):
+            for pop in option(argv, "--es-pops").split(","):
                 if hang and len(rows) == finish:
                     while True:  # a case stuck on the device; the deadline's SIGINT ends it
                         time.sleep(1)

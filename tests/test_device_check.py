@@ -239,7 +239,7 @@ def test_large_populations_show_energy_clocks_and_flags_of_each_case(tmp_path, c
 # -- the plan: grids and deadlines from the probe, within the budget ----------------------------
 
 FAST_PROBE = {"server_start_s": 1.0, "worker_start_s": 0.5, "backend_init_s": 0.2, "compile_s": 1.0,
-              "first_run_s": 0.01, "generation_s": 0.001, "probe_work": 16 * 2 * 20 * 8,
+              "first_run_s": 0.01, "generation_s": 0.001, "probe_work": 16 * 2 * 20 * 48,
               "workers": {"start": "fork server"}, "case": "runtime-cma_es-Pendulum-v1-pop16-evals2-cpu:0",
               "wall_s": 2.7}
 DEVICES = {"cpu:0": {"id": "cpu:0", "process_index": 0}, "gpu:0": {"id": "gpu:0", "process_index": 0}}
@@ -442,7 +442,7 @@ def test_a_part_killed_at_its_deadline_keeps_its_finished_rows_and_everything_is
     assert f"| cma_es Pendulum-v1 pop100 evals10 cpu:0 | {median:.3g} | {median:.3g} | 1.00 |" in text
     # a case the fork part never reached: only the interpreter's figure
     assert f"| openai_es Pendulum-v1 pop100 evals10 cpu:0 | - | {median:.3g} | - |" in text
-    assert "Compile cases of the quick grid (fork server): 1;" in text
+    assert "Compile cases of the quick grid (fork server): 0;" in text  # runtime cases run first
     steps = json.loads((out / "steps.json").read_text())
     by = {p["part"]: p for p in steps["parts"]}
     assert by["fork"]["rc"] == 124 and by["fork"]["deadline_s"] == 3 and by["fork"]["cases"] == 8
@@ -488,3 +488,35 @@ def test_a_bad_knob_is_one_line_and_exit_2(tmp_path, knob):
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"python -m bench.device_check: error: {knob} is not allowed; give whole seconds > 0"
     assert not (tmp_path / "dc").exists()
+
+
+def test_the_probe_times_a_slow_worker_start_and_the_plan_reads_its_figures(tmp_path):
+    """The real probe, its worker slowed by 3 s before it starts (tests/esperf_faults.py): the
+    start is in ``worker_start_s``, the JSON has every figure the plan needs, and the plan
+    sizes the parts from it."""
+    import esperf_faults
+
+    path = tmp_path / "probe.json"
+    env = child_env(tests=True, JAX_PLATFORMS="cpu", ESPERF_WORKER_HOOK="esperf_faults", ESPERF_FAULT="slow-start")
+    proc = run([PY, "-m", "bench.device_check", "probe", "--device", "cpu:0", "--json", str(path), "--timeout", "120"],
+               180, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    probe = json.loads(path.read_text())
+    assert probe["worker_start_s"] >= esperf_faults.SLOW_START_S
+    assert probe["workers"] == {"start": "fork server"} and probe["jax_platforms"] == "cpu"
+    assert probe["wall_s"] >= probe["worker_start_s"] + probe["compile_s"] + probe["backend_init_s"]
+    costs = planning.Costs.of(probe, "cpu")
+    assert costs.source == "probe" and costs.worker_s >= esperf_faults.SLOW_START_S
+    assert proc.stdout.startswith("probe on cpu:0 (fork server): server start ")
+    # a probe that fails is one line and exit 1; the plan then uses the fallback figures and says so
+    proc = run([PY, "-m", "bench.device_check", "probe", "--device", "cpu:0", "--json", str(tmp_path / "x.json"),
+                "--timeout", "60"], 120, cwd=ROOT, env=child_env(tests=True, JAX_PLATFORMS="cpu",
+                                                                  ESPERF_WORKER_HOOK="esperf_faults",
+                                                                  ESPERF_FAULT="sigkill-pop16"))
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert "the probe's worker failed on cpu:0: worker (pid" in proc.stderr and not (tmp_path / "x.json").exists()
+    proc = run([PY, "-m", "bench.device_check", "plan", "--part", "fork", "--form", "gpu", "--left", "400",
+                "--probe", str(tmp_path / "x.json"), "--device", "gpu:0", "--out", str(tmp_path)], 60, cwd=ROOT,
+               env=child_env())
+    assert proc.returncode == 0
+    assert "sized by the fallback (no x.json: the probe failed) figures" in proc.stdout

@@ -8,7 +8,7 @@ populations (on an accelerator: its memory worker and energy), the path real use
 (``JAX_PLATFORMS`` unset), then the comparisons. Each part has candidate grids, largest first.
 Its cost is estimated from the probe (:mod:`bench.device_check.probe`), the processes the grid
 starts and the generations it runs (:func:`estimate_s`); its deadline is
-``ceil(MARGIN * estimate + SLACK_S)``. :func:`allocate` fits the parts still to run into the
+``ceil(MARGIN * estimate + SLACK_S)``, widened by a share of what the budget leaves over. :func:`allocate` fits the parts still to run into the
 seconds left: every part that fits gets its smallest grid (in order; one that does not fit is
 skipped, with a line saying what it needed), then, in order, each part takes the largest grid
 the rest allows. ``ESPERF_DEVICE_CHECK_TIMEOUT_<PART>`` fixes a part's deadline (its grid is
@@ -39,7 +39,7 @@ TESTS_STARTS = {"short": 1, "full": 4}
 # Without a probe (it failed or ran past its deadline): the issue's figure for a GPU process
 # (CUDA init, the preallocation, a warm-up and cold compiles: 2.5-6 s), its upper end.
 FALLBACK_PROBE = {"server_start_s": 6.0, "worker_start_s": 1.0, "backend_init_s": 5.0, "compile_s": 6.0,
-                  "first_run_s": 1.0, "generation_s": 0.05, "probe_work": 16 * 2 * 20 * 8}
+                  "first_run_s": 1.0, "generation_s": 0.05, "probe_work": 16 * 2 * 20 * 48}
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ class Grid:
     evals: int
     hidden: int
     episode_length: int
-    phases: tuple[str, ...] = ("compile", "runtime")
+    # runtime first: pytest bench runs the cases phase by phase, and the runtime figures are what
+    # step 2 compares; a part cut at its deadline has them before the compile rounds
+    phases: tuple[str, ...] = ("runtime", "compile")
     runtime_rounds: int = 5
     compile_rounds: int = 3
     workers: int | None = None  # --es-runtime-workers (None: 1 on cpu, 3 on gpu and tpu)
@@ -226,7 +228,10 @@ class Costs:
 
 
 def estimate_s(part: Part, grid: Grid | None, costs: Costs, form: str) -> float:
-    """Seconds ``part`` with ``grid`` is expected to take (the model in the module docstring)."""
+    """Seconds ``part`` with ``grid`` is expected to take: a pytest bench start (its imports, the
+    fork server's, the device-listing worker), then per case the workers it starts (each a start,
+    the backend's start, a cold compile; a runtime worker its first run and its share of the
+    rounds; on an accelerator the memory worker too), from the probe's figures."""
     if part.kind in ("doctor", "doctor-json"):
         return costs.server_start_s + costs.worker_s  # its imports, then a backend start
     if part.kind == "report":

@@ -1,6 +1,6 @@
 """The probe of ``.ci/device-check``: what one worker costs on the checked device.
 
-One runtime request of a tiny case (CMA-ES on Pendulum-v1, popsize 16, 2 evals, 8 hidden
+One runtime request of a tiny case (CMA-ES on Pendulum-v1, popsize 16, 2 evals, 48 hidden
 units, 20 steps, 3 rounds) goes to a worker started the way ``pytest bench`` starts them
 (:class:`bench.isolation.spawners.Workers`: the fork server, or fresh interpreters where it
 falls back). From the parent's wall clock and the worker's own figures:
@@ -23,8 +23,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-# the tiny case, and its work for bench.device_check.plan's extrapolation (pop x evals x steps x hidden)
-TINY = dict(phase="runtime", strategy="cma_es", env="Pendulum-v1", popsize=16, evals=2, hidden=8, episode_length=20)
+# the tiny case, and its work for bench.device_check.plan's extrapolation (pop x evals x steps x hidden);
+# the default policy (48 hidden units, as in the full forms' grids): only the population, evals and
+# steps are extrapolated
+TINY = dict(phase="runtime", strategy="cma_es", env="Pendulum-v1", popsize=16, evals=2, hidden=48, episode_length=20)
 TINY_ROUNDS = 3
 
 
