@@ -520,3 +520,12 @@ def test_the_probe_times_a_slow_worker_start_and_the_plan_reads_its_figures(tmp_
                env=child_env())
     assert proc.returncode == 0
     assert "sized by the fallback (no x.json: the probe failed) figures" in proc.stdout
+
+
+@pytest.mark.parametrize("budget, probe", [("", 120), ("150", 50), ("60", 30)])
+def test_check_env_gives_the_budget_and_a_probe_deadline_within_it(budget, probe):
+    env = child_env(ESPERF_DEVICE_CHECK_BUDGET_S=budget)
+    proc = run([PY, "-m", "bench.device_check", "check-env"], 60, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"budget={budget or 420}", f"probe_deadline={probe}", "summary_deadline=30",
+                                        "kill_grace=15"]

@@ -47,7 +47,8 @@ def check_env(environ) -> str:
     budget = _budget(environ)
     for part in planning.parts("short").values():  # every form has the same parts
         planning.override_of(part, environ)
-    probe = _knob("probe", planning.PROBE_DEADLINE_S, environ)
+    # at most a third of a small budget: the parts need the rest
+    probe = _knob("probe", min(planning.PROBE_DEADLINE_S, max(30, budget // 3)), environ)
     summary = _knob("summary", planning.SUMMARY_DEADLINE_S, environ)
     return (f"budget={budget}\nprobe_deadline={probe}\nsummary_deadline={summary}\n"
             f"kill_grace={planning.KILL_GRACE_S}\n")
