@@ -8,11 +8,12 @@ populations (on an accelerator: its memory worker and energy), the path real use
 (``JAX_PLATFORMS`` unset), then the comparisons. Each part has candidate grids, largest first.
 Its cost is estimated from the probe (:mod:`bench.device_check.probe`), the processes the grid
 starts and the generations it runs (:func:`estimate_s`); its deadline is
-``ceil(MARGIN * estimate + SLACK_S)``, widened by a share of what the budget leaves over. :func:`allocate` fits the parts still to run into the
+``ceil(MARGIN * estimate + SLACK_S)``. :func:`allocate` fits the parts still to run into the
 seconds left: every part that fits gets its smallest grid (in order; one that does not fit is
 skipped, with a line saying what it needed), then, in order, each part takes the largest grid
-the rest allows. ``ESPERF_DEVICE_CHECK_TIMEOUT_<PART>`` fixes a part's deadline (its grid is
-then the largest candidate); the budget still counts it.
+the rest allows, and what is still left widens the deadlines in proportion.
+``ESPERF_DEVICE_CHECK_TIMEOUT_<PART>`` fixes a part's deadline (its grid is then the largest
+candidate); the budget still counts it.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ TIMEOUT_ENV = "ESPERF_DEVICE_CHECK_TIMEOUT_"
 MARGIN = 1.5  # the estimate is a model (see estimate_s): half as much again, ...
 SLACK_S = 10  # ... and 10 s for what it leaves out (pytest's collection, writing the JSON)
 KILL_GRACE_S = 15  # .ci/device-check: SIGINT at the deadline, SIGKILL this much later
-PROBE_DEADLINE_S = 120  # the probe's own deadline, at most a third of the budget (ESPERF_DEVICE_CHECK_TIMEOUT_PROBE overrides)
+PROBE_DEADLINE_S = 120  # the probe's deadline, at most a third of the budget (ESPERF_DEVICE_CHECK_TIMEOUT_PROBE)
 SUMMARY_DEADLINE_S = 30  # python -m reports device-check; reserved from the budget with the report
 REPORT_S = 15  # python -m reports on a few JSON files (pandas, seaborn, matplotlib imports and plots)
 MEMORY_WORKER_ROUNDS = 4  # the memory worker's warm-up and 3 generations (bench.measure.rounds)
@@ -36,8 +37,9 @@ MEMORY_WORKER_ROUNDS = 4  # the memory worker's warm-up and 3 generations (bench
 # (a probe's 11 s per start; the short selection took 8 s, the full forms' 47 s).
 TESTS_STARTS = {"short": 1, "full": 4}
 
-# Without a probe (it failed or ran past its deadline): the issue's figure for a GPU process
-# (CUDA init, the preallocation, a warm-up and cold compiles: 2.5-6 s), its upper end.
+# Without a probe (it failed or ran past its deadline): the upper end of what a GPU process pays
+# before its first figure (CUDA init, the preallocation, a warm-up and cold compiles: 2.5-6 s, read
+# from jax's GPU paths, not measured here).
 FALLBACK_PROBE = {"server_start_s": 6.0, "worker_start_s": 1.0, "backend_init_s": 5.0, "compile_s": 6.0,
                   "first_run_s": 1.0, "generation_s": 0.05, "probe_work": 16 * 2 * 20 * 48}
 
