@@ -6,6 +6,7 @@ ESPERF_FAULT=sigkill-pop16  -> the process measuring a popsize-16 case kills its
 ESPERF_FAULT=hang-pop16     -> the process measuring a popsize-16 case sleeps forever
 ESPERF_FAULT=kill-server-pop16 -> the worker of a popsize-16 case SIGKILLs its fork server
 ESPERF_FAULT=recompile      -> every runtime round also compiles a fresh function
+ESPERF_FAULT=slow-start     -> every worker sleeps 3 s before it starts its request (a slow start)
 ESPERF_FAULT=no-peers       -> evosax and gymnax cannot be imported (as without the peers extra)
 ESPERF_FAULT_PROCESS=i      -> only process i of a distributed run (ESPERF_PROCESS_ID) gets the fault
 ESPERF_BACKENDS_FILE=PATH   -> at the end, the pytest process writes the jax backends it started
@@ -22,6 +23,9 @@ if os.environ.get("ESPERF_FAULT") == "no-peers":
     sys.modules["evosax"] = sys.modules["evosax.algorithms"] = sys.modules["gymnax"] = None
 
 
+SLOW_START_S = 3.0
+
+
 def install_worker():
     """Patch esperf in this process according to ESPERF_FAULT."""
     fault = os.environ.get("ESPERF_FAULT", "")
@@ -31,7 +35,9 @@ def install_worker():
     import bench.measure.targets
     import bench.measure.timing
 
-    if fault.endswith("-pop16"):
+    if fault == "slow-start":
+        time.sleep(SLOW_START_S)
+    elif fault.endswith("-pop16"):
         real = bench.measure.targets.make_target
 
         def make_target(case, settings, placement, **options):
