@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
+import time
 
 import jax
 
@@ -113,13 +115,19 @@ def profile(runner, folder: str) -> str:
 
 
 def save_executable(compiled, path: str) -> None:
-    """Write ``compiled`` (serialized by XLA, with its argument and result trees) to ``path``."""
+    """Write ``compiled`` (serialized by XLA, with its argument and result trees) to ``path``.
+
+    Serialized first, then written under another name and renamed: an executable XLA cannot
+    serialize leaves no file behind (an empty one would send the memory worker to load it)."""
     import pickle
 
     from jax.experimental.serialize_executable import serialize
 
-    with open(path, "wb") as f:
-        pickle.dump(serialize(compiled), f)
+    data = pickle.dumps(serialize(compiled))
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
 
 
 def runner_for(target, executable):
@@ -148,6 +156,35 @@ def measure_generation_memory(case: Case, settings: Settings, path: str, rounds:
     if found["generation_memory_bytes"] is not None:
         found["generation_memory_source"] = f"loaded_executable, {found['generation_memory_source']}"
     return found
+
+
+def fill_energy_window(runner, started: float, samples: list[float], before_round=None, sync=None,
+                       wanted: bool = True) -> int:
+    """Run ``runner`` untimed after the timed rounds until :data:`bench.measure.energy.WINDOW_S`
+    seconds have passed since ``started`` (the first energy reading); returns how many more
+    generations ran.
+
+    The timed rounds of a small case last a few ms while an energy counter moves in steps of
+    tens of ms: the readings must span many steps. Without ``wanted`` (no counter to read)
+    nothing runs. With ``sync`` (a multi-process run) process 0's count is every process's,
+    agreed once (a generation may run collectives: every process must run as many), so the
+    window is filled in one go from the median round.
+    """
+    extra = 0
+    while True:
+        left = energy.WINDOW_S - (time.perf_counter() - started)
+        per_round = statistics.median(samples) if samples else 0.0
+        n = 0
+        if wanted and left > 0:
+            n = max(1, math.ceil(left / per_round)) if per_round > 0 else 1
+        if sync is not None:
+            n = sync.rounds(n)
+        if n <= 0:
+            return extra
+        timing.time_rounds(runner, n, before_round)
+        extra += n
+        if sync is not None:
+            return extra
 
 
 def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[float], dict]:
@@ -181,13 +218,19 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         rounds = sync.rounds(rounds)
     meter = energy.Meter(devices)
     memory = GenerationMemory(devices)  # after the compile: the rounds' own memory, apart from its peak
+    started = time.perf_counter()
     before = meter.read()  # outside the guarded rounds: NVML or sysfs reads, never during a round
     samples, events = timing.guarded_rounds(lambda: timing.time_rounds(runner, rounds, before_round))
-    after = meter.read()
     generation_memory = memory.figures()
-    check_placement(runner.last, devices)
+    carry, last = runner.carry if target.chain else None, runner.last  # the timed rounds' own results
+    # untimed generations until the energy window is long enough for the counter
+    extra = fill_energy_window(runner, started, samples, before_round, sync, wanted=meter.counts)
+    after = meter.read()
+    window_s = time.perf_counter() - started
+    check_placement(last, devices)
     flops, flops_error = target.flops_fn(compiled)
-    checksum = state_checksum(runner.carry) if target.chain else None  # before any profiled round
+    # of the timed rounds' state (not the energy window's): the same rounds give the same checksum
+    checksum = state_checksum(carry) if target.chain else None
     if settings.profile_dir:
         info["profile_dir"] = profile(runner, os.path.join(settings.profile_dir, case.id))
         info["profile_rounds"] = PROFILE_ROUNDS
@@ -200,9 +243,11 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         flops=flops if flops is None or math.isfinite(flops) else None,
         **({"flops_error": flops_error} if flops_error else {}),
         **memory_analysis(compiled),
-        **meter.figures(before, after, rounds),
+        **meter.figures(before, after, rounds + extra, window_s),
         **generation_memory,
     )
+    if meter.counts or extra:
+        info["energy_window_rounds"] = rounds + extra
     return samples, info
 
 
@@ -233,8 +278,6 @@ def runtime_figures(results: list[tuple[list[float], dict]]) -> tuple[list[float
     order: every round of every worker, and per worker its median, round count and first run.
     The first worker's info speaks for the rest (its state_checksum, FLOPs, XLA's plan), with
     ``executions`` summed over the workers."""
-    import statistics
-
     samples = [t for worker_samples, _ in results for t in worker_samples]
     info = dict(results[0][1])
     info.update(
@@ -244,8 +287,12 @@ def runtime_figures(results: list[tuple[list[float], dict]]) -> tuple[list[float
         first_run_s=[i["first_run_s"] for _, i in results],
         executions=sum(i["executions"] for _, i in results),
     )
+    if any("energy_window_s" in i for _, i in results):  # per worker, like first_run_s
+        info["energy_window_s"] = [i.get("energy_window_s") for _, i in results]
+        info["energy_window_rounds"] = [i.get("energy_window_rounds") for _, i in results]
     if len(results) > 1:
-        joules = [(i.get("energy_j"), len(w)) for w, i in results]
+        # per generation, over every generation between each worker's two readings
+        joules = [(i.get("energy_j"), i.get("energy_window_rounds") or len(w)) for w, i in results]
         if all(j is not None for j, _ in joules):  # per generation, over every worker's rounds
             info["energy_j"] = sum(j * n for j, n in joules) / sum(n for _, n in joules)
         else:
@@ -291,8 +338,13 @@ def rates(info: dict, median: float, settings: Settings, measured: dict[str, flo
         return out  # env steps per second of a compile figure would mean nothing
     if info.get("env_steps"):
         out["env_steps_per_s"] = info["env_steps"] / median
-        if info.get("energy_j"):
-            out["env_steps_per_joule"] = info["env_steps"] / info["energy_j"]
+        if info.get("energy_j") is not None:
+            if info["energy_j"] > 0:
+                out["env_steps_per_joule"] = info["env_steps"] / info["energy_j"]
+            else:  # never a silent gap: a counter that did not move is no free generation
+                out["env_steps_per_joule"] = None
+                out["energy_unavailable"] = (f"energy_j is {info['energy_j']!r}: the counter did not move, "
+                                             "so there is no steps/J")
     if info.get("flops") is not None:
         out["flops_per_s"] = info["flops"] / median
         peaks = settings.peak_flops or {}
