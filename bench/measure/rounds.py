@@ -195,7 +195,10 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
     whole generation, carries the state to the next; a ``jax.monitoring`` listener fails
     the case if anything is traced or compiled during the rounds. With ``sync`` (a
     multi-process run: ``agree``, ``rounds``, ``before_round``) every process builds the
-    case, uses process 0's round count, and starts each round at an untimed barrier.
+    case, uses process 0's round count, and starts each round at an untimed barrier. The
+    energy readings bracket the timed rounds and, where there is a counter, untimed repeats
+    of the generation until they are :data:`bench.measure.energy.WINDOW_S` apart
+    (:func:`fill_energy_window`; ``energy_window_s``, ``energy_window_rounds``).
     """
     target, devices, info = build(case, settings, sync)
     before_round = sync.before_round if sync is not None else None
@@ -236,7 +239,9 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         info["profile_rounds"] = PROFILE_ROUNDS
     info.update(
         compile_events=events,
-        executions=rounds + 2,  # the warm-up and the calibration round (untimed) + the timed rounds; not profiled ones
+        # the warm-up and the calibration round (untimed) + the timed rounds: the state_checksum's
+        # generations; not the energy window's repeats (energy_window_rounds) nor profiled ones
+        executions=rounds + 2,
         state_checksum=checksum,
         first_compile_s=stages.total_s,
         first_run_s=first_run_s,
