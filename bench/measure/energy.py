@@ -39,8 +39,8 @@ def nvml_module():
         return None, "nvidia-ml-py is not installed (the cuda12/cuda13 extras bring it)"
     try:
         pynvml.nvmlInit()
-    except pynvml.NVMLError as err:
-        return None, f"NVML did not start ({err})"
+    except Exception as err:  # noqa: BLE001 -- NVMLError_LibraryNotFound, DriverNotLoaded, an odd build
+        return None, f"NVML did not start (nvmlInit raised {_text(err)})"
     return pynvml, None
 
 
