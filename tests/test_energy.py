@@ -200,10 +200,20 @@ def test_a_runtime_case_on_a_failing_nvml_is_measured_over_a_full_energy_window(
     case = Case("runtime", "openai_es", "Pendulum-v1", 8, 1, 4, 5, "cpu:0")
     samples, info = rounds.measure_runtime(case, Settings(runtime_rounds=3))
     assert len(samples) == 3 and info["state_checksum"] is not None
-    assert info["energy_window_s"] >= energy.WINDOW_S
-    assert info["energy_window_rounds"] > 3  # the timed rounds last ms: more generations fill the window
-    if call == "nvmlDeviceGetTotalEnergyConsumption":
+    if call == "nvmlDeviceGetTotalEnergyConsumption":  # no counter: no window is run for it
         assert info["energy_j"] is None and call in info["energy_unavailable"]
+        assert "energy_window_s" not in info and "energy_window_rounds" not in info
     else:  # 450 J between the stand-in's two readings, per generation between them
+        assert info["energy_window_s"] >= energy.WINDOW_S
+        assert info["energy_window_rounds"] > 3  # the timed rounds last ms: more generations fill the window
         assert info["energy_j"] == pytest.approx(450.0 / info["energy_window_rounds"])
     assert (call == "nvmlDeviceGetClockInfo") == ("device_state_unavailable" in info)
+
+
+def test_workers_energy_is_weighted_by_the_generations_in_each_window():
+    a = {"executions": 5, "first_run_s": 1.0, "energy_j": 2.0, "energy_source": "nvml",
+         "energy_window_s": 1.0, "energy_window_rounds": 100}
+    b = {**a, "energy_j": 4.0, "energy_window_s": 1.5, "energy_window_rounds": 300}
+    _, info = runtime_figures([([1.0] * 3, a), ([1.0], b)])
+    assert info["energy_j"] == pytest.approx((2.0 * 100 + 4.0 * 300) / 400)  # not by the 3 and 1 timed rounds
+    assert info["energy_window_s"] == [1.0, 1.5] and info["energy_window_rounds"] == [100, 300]

@@ -173,7 +173,7 @@ class Meter:
         counter that is not updated on this device) gives no figure and says so: 0.0 would
         read as a free generation and drop steps/J without a word."""
         out = {"energy_j": None, "energy_source": None}
-        if window_s is not None and self.counts:
+        if window_s is not None and before["energy_j"] is not None:
             out["energy_window_s"] = window_s
         if before["energy_j"] is not None and after["energy_j"] is not None and rounds > 0:
             used = after["energy_j"] - before["energy_j"]

@@ -227,7 +227,8 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
     generation_memory = memory.figures()
     carry, last = runner.carry if target.chain else None, runner.last  # the timed rounds' own results
     # untimed generations until the energy window is long enough for the counter
-    extra = fill_energy_window(runner, started, samples, before_round, sync, wanted=meter.counts)
+    extra = fill_energy_window(runner, started, samples, before_round, sync,
+                               wanted=meter.counts and before["energy_j"] is not None)
     after = meter.read()
     window_s = time.perf_counter() - started
     check_placement(last, devices)
@@ -251,7 +252,7 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         **meter.figures(before, after, rounds + extra, window_s),
         **generation_memory,
     )
-    if meter.counts or extra:
+    if "energy_window_s" in info:
         info["energy_window_rounds"] = rounds + extra
     return samples, info
 
