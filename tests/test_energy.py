@@ -217,3 +217,14 @@ def test_workers_energy_is_weighted_by_the_generations_in_each_window():
     _, info = runtime_figures([([1.0] * 3, a), ([1.0], b)])
     assert info["energy_j"] == pytest.approx((2.0 * 100 + 4.0 * 300) / 400)  # not by the 3 and 1 timed rounds
     assert info["energy_window_s"] == [1.0, 1.5] and info["energy_window_rounds"] == [100, 300]
+
+
+def test_a_violation_counter_read_in_one_reading_only_is_no_throttling():
+    nvml = fake_nvml(violations=[5_000_000])
+    meter = energy.Meter([GPU0], nvml=nvml)
+    real = nvml.nvmlDeviceGetViolationStatus
+    nvml.nvmlDeviceGetViolationStatus = nvml_failing_at("nvmlDeviceGetViolationStatus").nvmlDeviceGetViolationStatus
+    before = meter.read()  # NotSupported this time: no counter in the first reading
+    nvml.nvmlDeviceGetViolationStatus = real
+    found = meter.figures(before, meter.read(), 10)  # 5 s of power violation since boot, read once
+    assert found["throttle_reasons"] == [] and "nvmlDeviceGetViolationStatus" in found["device_state_unavailable"]

@@ -189,7 +189,9 @@ class Meter:
             out["energy_unavailable"] = self.why or "the energy counter gave no reading"
         if "state" in before:
             seen = {r for s in before["state"] + after["state"] for r in s["throttle_reasons"]}
-            seen |= {r for r, t in after.get("violations", {}).items() if t > before.get("violations", {}).get(r, 0)}
+            # a counter read in both readings only: one NVML failed to give once is no violation
+            was = before.get("violations", {})
+            seen |= {r for r, t in after.get("violations", {}).items() if r in was and t > was[r]}
             out.update(device_state={"before": before["state"], "after": after["state"]},
                        throttle_reasons=[r for r in THROTTLE if r in seen])
         if self.state_errors:
