@@ -7,6 +7,8 @@ ESPERF_FAULT=hang-pop16     -> the process measuring a popsize-16 case sleeps fo
 ESPERF_FAULT=kill-server-pop16 -> the worker of a popsize-16 case SIGKILLs its fork server
 ESPERF_FAULT=recompile      -> every runtime round also compiles a fresh function
 ESPERF_FAULT=slow-start     -> every worker sleeps 3 s before it starts its request (a slow start)
+ESPERF_FAULT=crash-memory-worker -> CPU runtime cases get a memory worker (as GPU/TPU ones do), and it
+                               kills itself with SIGKILL once it has loaded the saved executable
 ESPERF_FAULT=no-peers       -> evosax and gymnax cannot be imported (as without the peers extra)
 ESPERF_FAULT_PROCESS=i      -> only process i of a distributed run (ESPERF_PROCESS_ID) gets the fault
 ESPERF_BACKENDS_FILE=PATH   -> at the end, the pytest process writes the jax backends it started
@@ -54,6 +56,17 @@ def install_worker():
             return real(case, settings, placement, **options)
 
         bench.measure.targets.make_target = make_target
+    elif fault == "crash-memory-worker":
+        import bench.measure.memory
+        import bench.measure.rounds
+
+        bench.measure.memory.loads_saved_executable = lambda platform: True  # the pytest process's choice
+
+        def crash(case, settings, path, rounds=3):
+            assert os.path.getsize(path) > 0  # the runtime worker saved it; the crash is the worker's own
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        bench.measure.rounds.measure_generation_memory = crash
     elif fault == "recompile":
         import jax
         import jax.numpy as jnp

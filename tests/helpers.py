@@ -223,6 +223,36 @@ def fake_nvml(**over):
     return m
 
 
+def nvml_failing_at(call: str, error: Exception | None = None, **over):
+    """:func:`fake_nvml` whose ``call`` (an ``nvml*`` function name) raises ``error``
+    (``NotSupported``, as NVML answers on a VM or under MIG, unless given); "nvmlInit" too."""
+    m = fake_nvml(**over)
+    error = error if error is not None else NotSupported("Not Supported")
+
+    def fail(*_):
+        raise error
+
+    setattr(m, call, fail)
+    return m
+
+
+def nvml_recording(calls: list, **over):
+    """:func:`fake_nvml` that appends the name of each ``nvml*`` function called to ``calls``."""
+    inner = fake_nvml(**over)
+
+    class Recording(types.SimpleNamespace):
+        def __getattribute__(self, name):
+            value = getattr(inner, name)
+            if name.startswith("nvml") and callable(value):
+                def record(*args):
+                    calls.append(name)
+                    return value(*args)
+                return record
+            return value
+
+    return Recording()
+
+
 # -- report inputs -----------------------------------------------------------------------------
 
 REAL_FIXTURE = ROOT / "tests" / "fixtures" / "real" / "vm-small.json"

@@ -100,6 +100,29 @@ def test_a_backend_that_fails_to_start_is_reported_and_the_cpu_still_found():
     assert "rocm" in found["errors"] and found["errors"]["rocm"], found
 
 
+def test_a_listed_backend_that_fails_before_the_cpu_is_dropped_and_the_cpu_still_starts():
+    """JAX_PLATFORMS=rocm,cpu (as cuda,cpu on a GPU machine whose CUDA does not start): jax starts
+    the backends in the order given and raises at the first, every time, before the CPU's; the
+    failing one is dropped from jax_platforms, the CPU starts and the error says what was done."""
+    code = ("import json, jax; from bench.multi.devices import discover; from bench.measure.placement import "
+            "jax_devices; d, e = discover(); cpu = jax_devices(['cpu:0']); "
+            "print(json.dumps({'devices': sorted(d), 'errors': e, 'platforms': jax.config.jax_platforms}))")
+    proc = run([PY, "-c", code], 120, cwd=ROOT, env=child_env(JAX_PLATFORMS="rocm,cpu"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["devices"] == ["cpu:0"] and found["platforms"] == "cpu"
+    assert found["errors"]["rocm"].endswith("[dropped from JAX_PLATFORMS=rocm,cpu: went on with cpu]"), found
+    assert "not in the list of known backends" in found["errors"]["rocm"]
+
+
+def test_dropping_a_backend_keeps_the_other_entries():
+    from bench.multi.devices import _without
+
+    assert _without("cuda,cpu", "cuda") == "cpu"
+    assert _without("gpu,cpu", "cuda") == "cpu"  # jax's alias: gpu starts cuda (or rocm)
+    assert _without("cuda", "cuda") == ""  # nothing left: the error stands, nothing is dropped
+
+
 # -- a pytest bench run on a "GPU machine" with a CPU-only jaxlib ---------------------------------
 
 TINY_RUN = ["--es-strategies", "cma_es", "--es-envs", "Pendulum-v1", "--es-pops", "8", "--es-evals", "2",

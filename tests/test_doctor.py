@@ -11,8 +11,10 @@ import subprocess
 import time
 import types
 
+import pytest
+
 from bench.system import checks
-from helpers import PY, ROOT, NVMLError, NotSupported, child_env, cuda_plugin_installed, fake_nvidia_smi, fake_nvml, kill_group, run
+from helpers import PY, ROOT, NVMLError, NotSupported, child_env, cuda_plugin_installed, fake_nvidia_smi, fake_nvml, kill_group, nvml_failing_at, run
 
 STATUSES = {"OK", "WARN", "INFO"}
 ALWAYS = {"jax.versions", "jax.devices", "cpu.governor", "cpu.boost", "cpu.load", "cpu.processes", "memory.free",
@@ -179,6 +181,15 @@ def test_what_nvml_cannot_tell_is_info_and_no_check_raises():
     broken = by_name(checks.run_checks({}, quick=True, environ={}, nvml=types.SimpleNamespace()))  # no survey, no NVML
     assert ALWAYS <= set(broken) and broken["gpu.nvml"]["status"] == "INFO", sorted(broken)
     assert broken["jax.devices"]["status"] == "WARN" and all(c["status"] in STATUSES for c in broken.values())
+
+
+@pytest.mark.parametrize("call", ["nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex", "nvmlDeviceGetName"])
+def test_nvml_not_supported_on_count_handle_or_name_is_info_not_an_internal_error(call):
+    found = by_name(checks.nvml_checks(True, nvml=nvml_failing_at(call)))
+    name = {"nvmlDeviceGetCount": "gpu.nvml", "nvmlDeviceGetHandleByIndex": "gpu0.nvml"}.get(call, "gpu0.name")
+    assert found[name]["status"] == "INFO" and found[name]["detail"] == f"{call} raised NotSupported: Not Supported"
+    if call == "nvmlDeviceGetName":
+        assert found["gpu0.power"]["status"] == "OK"  # the GPU's other checks still ran
 
 
 # -- TPUs -----------------------------------------------------------------------------------------

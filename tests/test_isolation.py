@@ -157,6 +157,47 @@ def test_the_fork_server_is_optional():
     assert Workers(blas_threads=1, fork=False).describe() == {"start": "interpreter"}
 
 
+def test_a_fork_server_fallback_is_recorded_in_each_row_it_touched(monkeypatch):
+    """A fork server that is unsafe after its imports (a thread started) gives way to fresh
+    interpreters: each result, and so each row (``worker_start``, ``worker_start_why``), says so."""
+    from bench.isolation import spawners
+
+    class UnsafeServer:
+        def __init__(self, start_timeout):
+            self.ready = {"threads": 3, "backends": []}
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(spawners, "ForkServer", UnsafeServer)
+    monkeypatch.setattr(spawners.Interpreter, "run", lambda self, request, timeout: {"ok": True, "pid": 11})
+    workers = spawners.Workers(blas_threads=1)
+    assert workers.start == "fork server"  # until the first worker starts
+    result = workers.run({"mode": "devices"}, 10)
+    assert result["worker_start"] == "interpreter" and workers.start == "interpreter"
+    assert workers.start_of([result, result]) == {
+        "worker_start": "interpreter", "worker_start_why": "the fork server had 3 threads after its imports"}
+    mixed = workers.start_of([{"worker_start": "fork server"}, {"worker_start": "interpreter"}])
+    assert mixed["worker_start"] == "fork server, then interpreter"
+
+
+def test_the_warm_up_matmul_is_a_library_gemm_size():
+    """The worker's warm-up pays the GEMM library's set-up: its dot is WARM_UP_N x WARM_UP_N
+    float32 (>= 128), far above XLA:GPU's rewrite threshold (a 4 x 4 dot stayed an XLA loop)."""
+    import jax
+    import numpy as np
+
+    from bench.isolation import worker
+
+    assert worker.WARM_UP_N >= 128
+    x = np.linspace(0, 1, worker.WARM_UP_N ** 2, dtype=np.float32)
+    text = jax.jit(worker._warm_up).lower(x).as_text()
+    n = worker.WARM_UP_N
+    dots = [line for line in text.splitlines() if "dot_general" in line]
+    assert any(f"tensor<{n}x{n}xf32>, tensor<{n}x{n}xf32>" in line for line in dots), dots
+    assert np.isfinite(float(jax.jit(worker._warm_up)(x)))
+
+
 def test_a_case_whose_worker_kills_the_fork_server_fails_alone(tmp_path):
     """The next case starts a new fork server."""
     proc, data = run_bench(tmp_path, *with_pops("16,8"), *RUNTIME_CPU0, fault="kill-server-pop16")

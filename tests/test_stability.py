@@ -9,7 +9,7 @@ import pytest
 
 from bench.case import Settings
 from bench.measure import energy, stability
-from bench.measure.memory import GenerationMemory
+from bench.measure.memory import GenerationMemory, merge_generation_memory
 from bench.measure.rounds import runtime_figures, worker_shares
 from bench.plugin.options import parse_run_options
 from bench.system.caches import cold_caches
@@ -187,3 +187,71 @@ def test_a_worker_that_only_loads_the_executable_measures_the_generations_memory
     found = measure_generation_memory(case, Settings(), str(path))
     assert found["generation_memory_source"] == "loaded_executable, rss_hwm_reset"
     assert 0 <= found["generation_memory_bytes"] < 2**30
+
+
+# -- the memory worker (GPU/TPU): never fails the case, never leaves a stale reason ------------
+
+def test_a_crashed_memory_worker_leaves_the_runtime_figures_and_names_why(tmp_path):
+    """The memory worker of a runtime case (here forced on the CPU) is killed by SIGKILL: the
+    case passes with its three runtime workers' rounds, and the row says why it has no figure."""
+    proc, data = run_bench(tmp_path, *TINY, "--es-phases", "runtime", "--es-devices", "cpu:0",
+                           "--es-runtime-workers", "3", fault="crash-memory-worker")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (row,) = data["benchmarks"]
+    x = row["extra_info"]
+    assert x["runtime_workers"] == 3 and len(row["stats"]["data"]) == 3 and len(x["worker_pids"]) == 3
+    assert x["generation_memory_worker_error"].startswith("the memory worker failed: worker (pid ")
+    assert "killed by SIGKILL" in x["generation_memory_worker_error"]
+    # the first runtime worker's own figure (the CPU's peak-RSS mark) stands, with no reason beside it
+    assert x["generation_memory_source"] == "rss_hwm_reset" and x["generation_memory_bytes"] >= 0
+    assert "generation_memory_unavailable" not in x and "generation_memory_pid" not in x
+    assert x["worker_start"] == "fork server" and "worker_start_why" not in x
+
+
+STALE = {"generation_memory_bytes": None, "generation_memory_source": None,
+         "generation_memory_unavailable": "the rounds stayed below the compile's peak"}
+
+
+def test_a_loaded_figure_replaces_a_stale_reason():
+    info = merge_generation_memory({"env_steps": 10, **STALE},
+                                   {"generation_memory_bytes": 4096, "generation_memory_source": "loaded_executable, device_peak"},
+                                   pid=42)
+    assert info == {"env_steps": 10, "generation_memory_bytes": 4096, "generation_memory_pid": 42,
+                    "generation_memory_source": "loaded_executable, device_peak"}
+
+
+def test_a_failed_or_missing_memory_worker_gives_every_reason_and_no_figure():
+    info = merge_generation_memory(dict(STALE), error="the memory worker failed: worker (pid 7) was killed by SIGKILL")
+    assert info == {"generation_memory_bytes": None, "generation_memory_source": None,
+                    "generation_memory_unavailable": "the memory worker failed: worker (pid 7) was killed by SIGKILL; "
+                    "the runtime worker: the rounds stayed below the compile's peak",
+                    "generation_memory_worker_error": "the memory worker failed: worker (pid 7) was killed by SIGKILL"}
+    own = {"generation_memory_bytes": 100, "generation_memory_source": "device_peak"}
+    kept = merge_generation_memory(dict(own), {**STALE, "generation_memory_unavailable": "peak not raised"}, pid=3)
+    assert kept == own  # the runtime worker's own figure beats a loaded reason; no reason beside it
+
+
+def test_an_executable_that_could_not_be_saved_says_so_in_the_row(monkeypatch, tmp_path):
+    """executable_not_saved: no memory worker runs, and generation_memory_unavailable says why."""
+    from bench.plugin.session import Session
+
+    ran = []
+    session = Session.__new__(Session)
+    session.workers = types.SimpleNamespace(run=lambda *a: ran.append(a))
+    info = {**STALE, "executable_not_saved": "ValueError: `LessThan` is not serializable"}
+    session._generation_memory({}, info, str(tmp_path / "missing.exe"), 10.0)
+    assert ran == [] and info["generation_memory_bytes"] is None
+    assert info["generation_memory_unavailable"].startswith(
+        "no memory worker: the runtime worker could not save its executable (ValueError: `LessThan` is not serializable)")
+
+
+def test_an_executable_xla_cannot_serialize_leaves_no_file(tmp_path):
+    from bench.measure.rounds import save_executable
+
+    class Unserializable:
+        pass
+
+    path = tmp_path / "generation.exe"
+    with pytest.raises(Exception):
+        save_executable(Unserializable(), str(path))
+    assert not path.exists() and not (tmp_path / "generation.exe.tmp").exists()

@@ -271,8 +271,23 @@ class Workers:
         return self.server
 
     def run(self, request: dict, timeout: float) -> dict:
-        """Run one request in a fresh worker; its result (with ``pid``) or :class:`WorkerFailed`."""
-        return self._spawner().run(request, timeout)
+        """Run one request in a fresh worker; its result (with ``pid``, and ``worker_start``: "fork
+        server" or "interpreter", how this worker started) or :class:`WorkerFailed`."""
+        spawner = self._spawner()
+        result = spawner.run(request, timeout)
+        result["worker_start"] = "fork server" if isinstance(spawner, ForkServer) else "interpreter"
+        return result
+
+    def start_of(self, results: list[dict]) -> dict:
+        """For a row: ``worker_start``, how its workers started (the distinct ways in order, joined
+        by ", then ": a fork server that fell back to interpreters mid-run shows in the rows it
+        touched, not only in machine_info.workers), and ``worker_start_why`` where an interpreter
+        started because the fork server could not be used."""
+        starts = list(dict.fromkeys(r.get("worker_start", self.start) for r in results))
+        out = {"worker_start": ", then ".join(starts) or self.start}
+        if "interpreter" in starts and self.why:
+            out["worker_start_why"] = self.why
+        return out
 
     def describe(self) -> dict:
         """For machine_info: how the workers started, and why not by the fork server."""

@@ -74,14 +74,27 @@ def _start_only(device_ids) -> str:
     return value
 
 
+# The warm-up's matmul: far above XLA:GPU's GEMM rewrite threshold
+# (--xla_gpu_gemm_rewrite_size_threshold, 100 elements of the two operands), so the dot goes to
+# the GEMM library (cuBLAS/cuBLASLt, or a Triton GEMM after autotuning) as a case's MLP does:
+# a 4 x 4 one stayed an XLA loop, and the first library GEMM of each fresh process -- its
+# handle, workspace and autotuning -- was paid inside the case's compile_s.
+WARM_UP_N = 128
+
+
 def _warm_up(x):
-    """What a generation's kernels need set up once per process: an elementwise op, a matmul
-    (the MLP's; cuBLAS handles and their autotuner on a GPU) and ``eigh`` (CMA-ES's; cuSOLVER
-    or LAPACK). Untimed: a compile round must not pay this one-off set-up in ``compile_s``."""
+    """What a generation's kernels need set up once per process: an elementwise op, a
+    :data:`WARM_UP_N` x :data:`WARM_UP_N` float32 matmul (a library GEMM on a GPU: cuBLAS
+    handles and their autotuner) and ``eigh`` (CMA-ES's; cuSOLVER's Jacobi kernel for small
+    matrices and its divide and conquer above 32, or LAPACK). Untimed: a compile round must not
+    pay this one-off set-up in ``compile_s``. ``x``: :data:`WARM_UP_N` ** 2 float32 values."""
     import jax.numpy as jnp
 
-    m = x.reshape(4, 4)
-    return (x * 2 + 1).sum() + (m @ m.T).sum() + jnp.linalg.eigh(m @ m.T + jnp.eye(4))[0].sum()
+    m = x.reshape(WARM_UP_N, WARM_UP_N)
+    small = m[:4, :4]
+    gram = m @ m.T  # the library GEMM
+    return ((x * 2 + 1).sum() + gram.sum() + jnp.linalg.eigh(gram + jnp.eye(WARM_UP_N))[0].sum()
+            + jnp.linalg.eigh(small @ small.T + jnp.eye(4))[0].sum())
 
 
 def _start_backend(device_ids) -> tuple[list, float]:
@@ -93,8 +106,9 @@ def _start_backend(device_ids) -> tuple[list, float]:
     from bench.measure.placement import jax_devices
 
     devices = jax_devices(device_ids)
+    x = np.linspace(0, 1, WARM_UP_N * WARM_UP_N, dtype=np.float32)
     for d in devices:  # the input straight from the host to ``d``: nothing lands on another device first
-        jax.jit(_warm_up)(jax.device_put(np.linspace(0, 1, 16, dtype=np.float32), d)).block_until_ready()
+        jax.jit(_warm_up)(jax.device_put(x, d)).block_until_ready()
     return devices, time.perf_counter() - t0
 
 

@@ -127,3 +127,47 @@ class GenerationMemory:
             return {"generation_memory_bytes": None, "generation_memory_source": None,
                     "generation_memory_unavailable": self.why or "no VmHWM in /proc/self/status"}
         return {"generation_memory_bytes": max(0, hwm - self.in_use), "generation_memory_source": "rss_hwm_reset"}
+
+
+def loads_saved_executable(platform: str) -> bool:
+    """Whether a runtime case on ``platform`` measures its generation's memory in a worker of
+    its own, which loads the executable the first runtime worker saved: on a GPU or TPU,
+    whose allocator's peak cannot be reset in a process (on a CPU the kernel's peak-RSS mark
+    can: the runtime workers measure it themselves)."""
+    return platform != "cpu"
+
+
+GENERATION_KEYS = ("generation_memory_bytes", "generation_memory_source", "generation_memory_unavailable",
+                   "generation_memory_pid", "generation_memory_worker_error")
+
+
+def merge_generation_memory(info: dict, loaded: dict | None = None, pid: int | None = None,
+                            error: str | None = None) -> dict:
+    """``info`` (a runtime case's extra_info) with its generation-memory keys set, in place,
+    from the first runtime worker's own (already in ``info``) and its memory worker's
+    (``loaded``, from the process ``pid``), or the reason there is none (``error``: the memory
+    worker failed, or had no executable to load).
+
+    The loaded figure wins where there is one; else the runtime worker's own where it has one;
+    else the figure is null and ``generation_memory_unavailable`` gives every reason. Every
+    key is set afresh: no reason stays beside a figure (a stale
+    ``generation_memory_unavailable``). A memory worker that failed is named
+    (``generation_memory_worker_error``) whatever the figure: it never fails the case, whose
+    runtime figures stand.
+    """
+    own = {k: info.pop(k) for k in GENERATION_KEYS if k in info}
+    if loaded is not None and loaded.get("generation_memory_bytes") is not None:
+        info.update(generation_memory_bytes=loaded["generation_memory_bytes"],
+                    generation_memory_source=loaded.get("generation_memory_source"), generation_memory_pid=pid)
+    elif own.get("generation_memory_bytes") is not None:
+        info.update(generation_memory_bytes=own["generation_memory_bytes"],
+                    generation_memory_source=own.get("generation_memory_source"))
+    else:
+        theirs = (loaded or {}).get("generation_memory_unavailable")
+        mine = own.get("generation_memory_unavailable")
+        reasons = [error, theirs and f"the memory worker: {theirs}", mine and f"the runtime worker: {mine}"]
+        info.update(generation_memory_bytes=None, generation_memory_source=None,
+                    generation_memory_unavailable="; ".join(r for r in reasons if r) or "no figure and no reason given")
+    if error:
+        info["generation_memory_worker_error"] = error
+    return info

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 import strategies
 from bench.case import Case, Target
-from bench.measure.flops import scan_flops_fn
+from bench.measure.flops import scan_flops_fn, xla_bytes_accessed
 
 PEER_STRATEGIES = {"cma_es": "CMA_ES", "openai_es": "Open_ES", "simple_ga": "SimpleGA"}
 
@@ -134,7 +134,7 @@ def evosax_target(case: Case, settings, sharding) -> Target:
         chain=True,
         env_steps=case.popsize * case.evals * length,
         flops_fn=scan_flops_fn(length, settings.unroll, scan_step),
-        bytes_fn=scan_flops_fn(length, settings.unroll, scan_step, key="bytes accessed"),
+        bytes_fn=scan_flops_fn(length, settings.unroll, scan_step, measure=xla_bytes_accessed),
         num_params=num_params,
         episode_length=length,
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
+import time
 
 import jax
 
@@ -113,13 +115,19 @@ def profile(runner, folder: str) -> str:
 
 
 def save_executable(compiled, path: str) -> None:
-    """Write ``compiled`` (serialized by XLA, with its argument and result trees) to ``path``."""
+    """Write ``compiled`` (serialized by XLA, with its argument and result trees) to ``path``.
+
+    Serialized first, then written under another name and renamed: an executable XLA cannot
+    serialize leaves no file behind (an empty one would send the memory worker to load it)."""
     import pickle
 
     from jax.experimental.serialize_executable import serialize
 
-    with open(path, "wb") as f:
-        pickle.dump(serialize(compiled), f)
+    data = pickle.dumps(serialize(compiled))
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
 
 
 def runner_for(target, executable):
@@ -150,6 +158,35 @@ def measure_generation_memory(case: Case, settings: Settings, path: str, rounds:
     return found
 
 
+def fill_energy_window(runner, started: float, samples: list[float], before_round=None, sync=None,
+                       wanted: bool = True) -> int:
+    """Run ``runner`` untimed after the timed rounds until :data:`bench.measure.energy.WINDOW_S`
+    seconds have passed since ``started`` (the first energy reading); returns how many more
+    generations ran.
+
+    The timed rounds of a small case last a few ms while an energy counter moves in steps of
+    tens of ms: the readings must span many steps. Without ``wanted`` (no counter to read)
+    nothing runs. With ``sync`` (a multi-process run) process 0's count is every process's,
+    agreed once (a generation may run collectives: every process must run as many), so the
+    window is filled in one go from the median round.
+    """
+    extra = 0
+    while True:
+        left = energy.WINDOW_S - (time.perf_counter() - started)
+        per_round = statistics.median(samples) if samples else 0.0
+        n = 0
+        if wanted and left > 0:
+            n = max(1, math.ceil(left / per_round)) if per_round > 0 else 1
+        if sync is not None:
+            n = sync.rounds(n)
+        if n <= 0:
+            return extra
+        timing.time_rounds(runner, n, before_round)
+        extra += n
+        if sync is not None:
+            return extra
+
+
 def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[float], dict]:
     """Compile and warm up the case, then time guarded rounds that only execute.
 
@@ -158,7 +195,10 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
     whole generation, carries the state to the next; a ``jax.monitoring`` listener fails
     the case if anything is traced or compiled during the rounds. With ``sync`` (a
     multi-process run: ``agree``, ``rounds``, ``before_round``) every process builds the
-    case, uses process 0's round count, and starts each round at an untimed barrier.
+    case, uses process 0's round count, and starts each round at an untimed barrier. The
+    energy readings bracket the timed rounds and, where there is a counter, untimed repeats
+    of the generation until they are :data:`bench.measure.energy.WINDOW_S` apart
+    (:func:`fill_energy_window`; ``energy_window_s``, ``energy_window_rounds``).
     """
     target, devices, info = build(case, settings, sync)
     before_round = sync.before_round if sync is not None else None
@@ -181,20 +221,29 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         rounds = sync.rounds(rounds)
     meter = energy.Meter(devices)
     memory = GenerationMemory(devices)  # after the compile: the rounds' own memory, apart from its peak
+    started = time.perf_counter()
     before = meter.read()  # outside the guarded rounds: NVML or sysfs reads, never during a round
     samples, events = timing.guarded_rounds(lambda: timing.time_rounds(runner, rounds, before_round))
-    after = meter.read()
     generation_memory = memory.figures()
-    check_placement(runner.last, devices)
+    carry, last = runner.carry if target.chain else None, runner.last  # the timed rounds' own results
+    # untimed generations until the energy window is long enough for the counter
+    extra = fill_energy_window(runner, started, samples, before_round, sync,
+                               wanted=meter.counts and before["energy_j"] is not None)
+    after = meter.read()
+    window_s = time.perf_counter() - started
+    check_placement(last, devices)
     flops, flops_error = target.flops_fn(compiled)
     bytes_accessed = target.bytes_fn(compiled)[0] if target.bytes_fn is not None else None
-    checksum = state_checksum(runner.carry) if target.chain else None  # before any profiled round
+    # of the timed rounds' state (not the energy window's): the same rounds give the same checksum
+    checksum = state_checksum(carry) if target.chain else None
     if settings.profile_dir:
         info["profile_dir"] = profile(runner, os.path.join(settings.profile_dir, case.id))
         info["profile_rounds"] = PROFILE_ROUNDS
     info.update(
         compile_events=events,
-        executions=rounds + 2,  # the warm-up and the calibration round (untimed) + the timed rounds; not profiled ones
+        # the warm-up and the calibration round (untimed) + the timed rounds: the state_checksum's
+        # generations; not the energy window's repeats (energy_window_rounds) nor profiled ones
+        executions=rounds + 2,
         state_checksum=checksum,
         first_compile_s=stages.total_s,
         first_run_s=first_run_s,
@@ -204,9 +253,11 @@ def measure_runtime(case: Case, settings: Settings, sync=None) -> tuple[list[flo
         # is the arithmetic intensity of the report's roofline
         bytes_accessed=bytes_accessed if bytes_accessed is None or math.isfinite(bytes_accessed) else None,
         **memory_analysis(compiled),
-        **meter.figures(before, after, rounds),
+        **meter.figures(before, after, rounds + extra, window_s),
         **generation_memory,
     )
+    if "energy_window_s" in info:
+        info["energy_window_rounds"] = rounds + extra
     return samples, info
 
 
@@ -237,8 +288,6 @@ def runtime_figures(results: list[tuple[list[float], dict]]) -> tuple[list[float
     order: every round of every worker, and per worker its median, round count and first run.
     The first worker's info speaks for the rest (its state_checksum, FLOPs, XLA's plan), with
     ``executions`` summed over the workers."""
-    import statistics
-
     samples = [t for worker_samples, _ in results for t in worker_samples]
     info = dict(results[0][1])
     info.update(
@@ -248,8 +297,12 @@ def runtime_figures(results: list[tuple[list[float], dict]]) -> tuple[list[float
         first_run_s=[i["first_run_s"] for _, i in results],
         executions=sum(i["executions"] for _, i in results),
     )
+    if any("energy_window_s" in i for _, i in results):  # per worker, like first_run_s
+        info["energy_window_s"] = [i.get("energy_window_s") for _, i in results]
+        info["energy_window_rounds"] = [i.get("energy_window_rounds") for _, i in results]
     if len(results) > 1:
-        joules = [(i.get("energy_j"), len(w)) for w, i in results]
+        # per generation, over every generation between each worker's two readings
+        joules = [(i.get("energy_j"), i.get("energy_window_rounds") or len(w)) for w, i in results]
         if all(j is not None for j, _ in joules):  # per generation, over every worker's rounds
             info["energy_j"] = sum(j * n for j, n in joules) / sum(n for _, n in joules)
         else:
@@ -300,8 +353,13 @@ def rates(info: dict, median: float, settings: Settings, measured: list[dict] | 
         return out  # env steps per second of a compile figure would mean nothing
     if info.get("env_steps"):
         out["env_steps_per_s"] = info["env_steps"] / median
-        if info.get("energy_j"):
-            out["env_steps_per_joule"] = info["env_steps"] / info["energy_j"]
+        if info.get("energy_j") is not None:
+            if info["energy_j"] > 0:
+                out["env_steps_per_joule"] = info["env_steps"] / info["energy_j"]
+            else:  # never a silent gap: a counter that did not move is no free generation
+                out["env_steps_per_joule"] = None
+                out["energy_unavailable"] = (f"energy_j is {info['energy_j']!r}: the counter did not move, "
+                                             "so there is no steps/J")
     if info.get("flops") is not None:
         out["flops_per_s"] = info["flops"] / median
         peaks = settings.peak_flops or {}

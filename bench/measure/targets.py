@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 
 import jax
 
 from bench.case import Case, Settings, Target
-from bench.measure.flops import scan_flops_fn, xla_flops
+from bench.measure.flops import scan_flops_fn, xla_bytes_accessed, xla_flops
 from bench.measure.placement import Placement, abstract_args
 
 
@@ -36,11 +35,11 @@ def esperf_target(case: Case, settings: Settings, placement: Placement, abstract
     )
     wl = replace(wl, pop_chunk=pop_chunk, shards=len(placement.devices))
     if case.part in ("ask", "tell"):
-        flops_fn, bytes_fn = xla_flops, partial(xla_flops, key="bytes accessed")  # no scan inside
+        flops_fn, bytes_fn = xla_flops, xla_bytes_accessed  # no scan inside
     else:
         flops_fn, bytes_fn = (scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn, placement.devices[0],
-                                            blocks=wl.pop_blocks[0], shards=wl.shards, key=key)
-                              for key in ("flops", "bytes accessed"))
+                                            blocks=wl.pop_blocks[0], shards=wl.shards, measure=measure)
+                              for measure in (xla_flops, xla_bytes_accessed))
     env_steps = wl.env_steps if case.part in ("generation", "eval") else None
     facts = {"pop_chunk": pop_chunk, "pop_blocks": wl.pop_blocks[0], "pop_chunk_source": chunk_source}
     common = dict(env_steps=env_steps, flops_fn=flops_fn, num_params=wl.num_params, episode_length=wl.episode_length,

@@ -14,19 +14,33 @@ PLATFORMS = ("cpu", "gpu", "tpu")
 SET_FORMS = "PLATFORM:ID, PLATFORM:ID+ID+..., or PLATFORM:all with PLATFORM one of " + ", ".join(PLATFORMS)
 
 
+# the JAX_PLATFORMS entries that start a backend of another name (jax's platform aliases)
+ALIASES = {"gpu": ("cuda", "rocm")}
+
+
+def _without(platforms: str, backend: str) -> str:
+    """``platforms`` (a JAX_PLATFORMS value) without the entries that start ``backend``."""
+    return ",".join(p for p in platforms.split(",")
+                    if p.strip() and p.strip() != backend and backend not in ALIASES.get(p.strip(), ()))
+
+
 def platform_devices(platform: str) -> tuple[list, dict[str, str]]:
     """(jax devices of ``platform``, {backend: its start-up error}).
 
     A backend that fails to start (a CUDA driver too old for the plugin, the GPU's memory
     held by another process) makes jax raise on the first ``jax.devices(...)`` call of
-    *any* platform, the CPU's too; jax keeps the backends that did start, so the call is
-    made once more and the failure is returned, in one line, under the backend's name
-    (``cuda``, ``rocm``, ``tpu``). A platform that is not installed is no error.
+    *any* platform, the CPU's too, and the failure is returned, in one line, under the
+    backend's name (``cuda``, ``rocm``, ``tpu``). With ``JAX_PLATFORMS`` unset jax has
+    started the backends before the failing one (the CPU's first) and keeps them, so the
+    call is made once more. With ``JAX_PLATFORMS`` set (``cuda,cpu``) jax starts them in the
+    order given and raises before it reaches the rest, every time: the failing backend is
+    then dropped from ``jax_platforms`` (this process only) and the rest are started, its
+    error saying so. A platform that is not installed is no error.
     """
     import jax
 
-    errors = {}
-    for _ in range(2):
+    errors: dict[str, str] = {}
+    for _ in range(2 + len(PLATFORMS)):  # one retry, and one per backend dropped
         try:
             return list(jax.devices(platform)), errors
         except RuntimeError as err:
@@ -34,7 +48,16 @@ def platform_devices(platform: str) -> tuple[list, dict[str, str]]:
             match = re.match(r"Unable to initialize backend '([\w-]+)': (.*)", text)
             if match is None:
                 break
-            errors[match.group(1)] = match.group(2)
+            backend, why = match.groups()
+            if backend not in errors:
+                errors[backend] = why  # the retry: jax kept what started before it (JAX_PLATFORMS unset)
+                continue
+            listed = jax.config.jax_platforms or ""
+            rest = _without(listed, backend)
+            if not listed or not rest or rest == listed:
+                break
+            jax.config.update("jax_platforms", rest)
+            errors[backend] = f"{why} [dropped from JAX_PLATFORMS={listed}: went on with {rest}]"
     return [], errors
 
 

@@ -340,6 +340,7 @@ class Session:
         return self._measure_here(case)
 
     def _measure_in_workers(self, case: Case) -> tuple[list[float], dict]:
+        from bench.measure import memory
         from bench.measure.rounds import compile_figures, runtime_figures, worker_shares
 
         settings, timeout = self.options.settings, self.options.case_timeout
@@ -348,7 +349,7 @@ class Session:
             shares = worker_shares(settings, self.options.workers_for(case.platform))
             with tempfile.TemporaryDirectory(prefix="esperf-exe-") as folder:
                 saved = None
-                if case.platform != "cpu":
+                if memory.loads_saved_executable(case.platform):
                     # the device's peak counter cannot be reset: the first worker saves its executable,
                     # and a worker that only loads it measures the generation's own memory
                     saved = os.path.join(folder, "generation.exe")
@@ -356,9 +357,8 @@ class Session:
                 workers = [self.workers.run({**request, "settings": asdict(share), "mode": "runtime"}, timeout)
                            for share in shares]
                 samples, info = runtime_figures([(w["samples"], w["info"]) for w in workers])
-                if saved and os.path.exists(saved):
-                    memory = self.workers.run({**request, "mode": "memory", "executable": saved}, timeout)
-                    info.update(memory["info"], generation_memory_pid=memory["pid"])
+                if saved:
+                    self._generation_memory(request, info, saved, timeout)
         else:
             workers = [self.workers.run({**request, "mode": "compile"}, timeout)
                        for _ in range(settings.compile_rounds)]
@@ -367,6 +367,7 @@ class Session:
         # the round whose case needed the most memory speaks for the case
         top = max(workers, key=lambda w: w["peak_memory_bytes"] - w["baseline_memory_bytes"])
         info.update(
+            **self.workers.start_of(workers),  # per row: a fork-server fallback shows where it happened
             isolation="process",
             worker_pids=[w["pid"] for w in workers],
             backend_init_s=[w["backend_init_s"] for w in workers],
@@ -377,6 +378,27 @@ class Session:
             memory_source=top["memory_source"],
         )
         return samples, info
+
+    def _generation_memory(self, request: dict, info: dict, saved: str, timeout: float) -> None:
+        """The memory worker of a GPU/TPU runtime case: it loads the executable the first runtime
+        worker saved at ``saved`` and measures a generation's own memory into ``info``
+        (:func:`bench.measure.memory.merge_generation_memory`). Its failure, or an executable
+        that could not be saved, is named in the row and never fails the case: the runtime
+        workers' figures stand."""
+        from bench.isolation.spawners import WorkerFailed
+        from bench.measure.memory import merge_generation_memory
+
+        not_saved = info.get("executable_not_saved")
+        if not_saved or not os.path.exists(saved):
+            merge_generation_memory(info, error="no memory worker: the runtime worker could not save its executable"
+                                                f" ({not_saved or 'no file was written'})")
+            return
+        try:
+            found = self.workers.run({**request, "mode": "memory", "executable": saved}, timeout)
+        except WorkerFailed as err:
+            merge_generation_memory(info, error=f"the memory worker failed: {err}")
+            return
+        merge_generation_memory(info, found["info"], pid=found["pid"])
 
     def _measure_here(self, case: Case) -> tuple[list[float], dict]:
         import jax

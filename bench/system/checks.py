@@ -368,13 +368,23 @@ def nvml_checks(nvidia: bool, exclude_pids=(), nvml=None) -> list[dict]:
     except Exception as err:  # noqa: BLE001 -- NVMLError_LibraryNotFound, DriverNotLoaded, ...
         return [check("gpu.nvml", "INFO", f"NVML did not start ({err})" + ("" if nvidia else ": no NVIDIA GPU here"))]
     try:
-        count = nvml.nvmlDeviceGetCount()
+        try:
+            count = nvml.nvmlDeviceGetCount()
+        except Exception as err:  # noqa: BLE001 -- NotSupported on a VM / under MIG: the doctor goes on
+            return [check("gpu.nvml", "INFO", f"nvmlDeviceGetCount raised {type(err).__name__}: {err}")]
         if not count:
             return [check("gpu.nvml", "INFO", "NVML sees no GPU")]
         out = []
         for i in range(count):
-            handle = nvml.nvmlDeviceGetHandleByIndex(i)
-            out.append(check(f"gpu{i}.name", "OK", _text(nvml.nvmlDeviceGetName(handle))))
+            try:
+                handle = nvml.nvmlDeviceGetHandleByIndex(i)
+            except Exception as err:  # noqa: BLE001 -- one GPU NVML cannot open: the others still checked
+                out.append(check(f"gpu{i}.nvml", "INFO", f"nvmlDeviceGetHandleByIndex raised {type(err).__name__}: {err}"))
+                continue
+            try:
+                out.append(check(f"gpu{i}.name", "OK", _text(nvml.nvmlDeviceGetName(handle))))
+            except Exception as err:  # noqa: BLE001 -- the name is the least of it
+                out.append(check(f"gpu{i}.name", "INFO", f"nvmlDeviceGetName raised {type(err).__name__}: {err}"))
             out.extend(_gpu_checks(nvml, i, handle, exclude_pids))
         return out
     finally:
