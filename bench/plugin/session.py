@@ -236,6 +236,9 @@ class Session:
         workers = None
         if options.isolation == "process":
             from bench.isolation.spawners import Workers
+            from bench.plugins.checks import checks_on_cpu
+
+            checks_on_cpu()  # this process measures nothing: checking a plugin may start CPU's backend only
 
             workers = Workers(options.settings.blas_threads, start_timeout=DISCOVERY_TIMEOUT_S)
             config.add_cleanup(workers.close)  # also after a usage error below
