@@ -129,6 +129,8 @@ def train(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         positive_int(f"--{name.replace('_', '-')}", value)
     chunk_setting = pop_chunk_setting("--pop-chunk", args.pop_chunk)
+    for name in ("popsize", "evals", "hidden"):  # before a plugin is built with them
+        positive_int(name, getattr(args, name))
     check_plugins(args, dict(options))
     wl = Workload(
         strategy=args.strategy,

@@ -186,3 +186,40 @@ def test_train_runs_a_plugin_strategy_on_a_plugin_env(tmp_path):
     bad = run([PY, "-m", "bench.train", "--strategy", "plugin_pkg.strategy:NoTell"], 300, cwd=ROOT,
               env=child_env(tests=True, JAX_PLATFORMS="cpu"))
     assert bad.returncode == 2 and "NoTell misses tell" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_a_pytest_process_that_measures_nothing_checks_plugins_on_its_cpu_only():
+    # importing gymnax starts jax's backends; on a GPU host the pytest process would take the GPU's memory
+    code = ("import jax; from bench.plugins.checks import checks_on_cpu; checks_on_cpu(); "
+            "before = jax.config.jax_platforms; import gymnax; from jax._src import xla_bridge; "
+            "print(before, sorted(xla_bridge._backends))")
+    proc = run([PY, "-c", code], 120, cwd=ROOT, env=child_env(drop=("JAX_PLATFORMS",)))
+    assert proc.returncode == 0 and proc.stdout.split() == ["cpu", "['cpu']"], proc.stdout + proc.stderr
+    started = ("import jax, jax.numpy as jnp; jnp.zeros(1).block_until_ready(); from bench.plugins.checks import "
+               "checks_on_cpu; checks_on_cpu(); print(repr(jax.config.jax_platforms))")
+    proc = run([PY, "-c", started], 120, cwd=ROOT, env=child_env(drop=("JAX_PLATFORMS",)))
+    assert proc.returncode == 0 and proc.stdout.split() in (["None"], ["''"]), proc.stdout + proc.stderr  # too late: left alone
+
+
+def test_the_report_draws_plugin_rows_beside_builtin_ones(tmp_path):
+    """``python -m reports`` keys and draws a plugin's rows by their names, as any strategy's."""
+    import pandas as pd
+
+    from reports import report as report_command
+
+    data = json.loads((ROOT / "tests" / "fixtures" / "results" / "laptop.json").read_text())
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        if info["strategy"] == "openai_es":
+            b["name"] = b["name"].replace("openai_es", "evosax:SNES").replace("Pendulum-v1", "gymnax:Acrobot-v1")
+            info.update(strategy="evosax:SNES", env="gymnax:Acrobot-v1", strategy_source="evosax 0.3.2",
+                        env_source="gymnax 1.0.1")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "laptop.json").write_text(json.dumps(data))
+    assert report_command.main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    plugin = summary[summary["strategy"] == "evosax:SNES"]
+    assert set(summary["strategy"]) == {"cma_es", "evosax:SNES"} and len(plugin) == 12
+    assert set(plugin["env"]) == {"gymnax:Acrobot-v1"} and set(plugin["strategy_source"]) == {"evosax 0.3.2"}
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "gymnax:Acrobot-v1" in html and "cma_es" in html
