@@ -117,6 +117,12 @@ def test_the_grid_checks_plugins_with_the_policy_size_of_each_env():
     assert {c.id for c in cases if c.strategy == "cma_es" and c.env == "Pendulum-v1"} == {
         "compile-cma_es-Pendulum-v1-pop6-evals2-cpu:0", "runtime-cma_es-Pendulum-v1-pop6-evals2-cpu:0"}
     assert f"runtime-{GREEDY}-{POINT}-pop6-evals2-cpu:0" in {c.id for c in cases}
+    # the evosax peer is esperf's own strategies and envs written in evosax + gymnax: no peer of a plugin
+    with_peer = build_cases(grid_options(es_strategies=f"{GREEDY},cma_es", es_envs=f"{POINT},Pendulum-v1", es_pops="6",
+                                         es_evals="2", es_hidden="4", es_impls="esperf,evosax"),
+                            {"cpu:0": {"id": "cpu:0"}})
+    assert {(c.strategy, c.env) for c in with_peer if c.impl == "evosax"} == {("cma_es", "Pendulum-v1")}
+    assert len([c for c in with_peer if c.impl == "esperf"]) == len(cases)
     with pytest.raises(ValueError, match=r"--es-strategies: strategy 'plugin_pkg.strategy:NoTell' .* misses tell"):
         build_cases(grid_options(es_strategies="plugin_pkg.strategy:NoTell", es_pops="6"), {"cpu:0": {"id": "cpu:0"}})
 
