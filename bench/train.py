@@ -49,8 +49,12 @@ def _option_value(text: str):
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--strategy", default="cma_es", help="one of strategies.names() (default cma_es)")
-    p.add_argument("--env", default="Pendulum-v1", help="one of envs.names() (default Pendulum-v1)")
+    p.add_argument("--strategy", default="cma_es",
+                   help="one of strategies.names(), evosax:<Name>, an esperf.strategies entry point or module:attr "
+                   "(docs/plugins.md) (default cma_es)")
+    p.add_argument("--env", default="Pendulum-v1",
+                   help="one of envs.names(), gymnax:<env-id>, an esperf.envs entry point or module:attr "
+                   "(default Pendulum-v1)")
     p.add_argument("--popsize", type=int, default=100)
     p.add_argument("--evals", type=int, default=50, help="episodes per member per generation (shared)")
     p.add_argument("--generations", type=int, default=200)
@@ -84,6 +88,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def check_plugins(args: argparse.Namespace, options: dict) -> None:
+    """Check a plugin strategy or env against its protocol before anything is compiled
+    (:mod:`bench.plugins.checks`); ValueError in one line naming the plugin and what is wrong."""
+    from bench.plugins.checks import check_env, check_strategy
+    from bench.plugins.resolve import BUILTIN, ENV, STRATEGY, make_env, resolve
+    from envs.policy import MLPPolicy
+
+    try:
+        env = make_env(args.env) if resolve(ENV, args.env).source == BUILTIN else check_env(args.env)
+    except ValueError as err:
+        raise ValueError(f"--env: {err}") from None
+    try:
+        if resolve(STRATEGY, args.strategy).source != BUILTIN:
+            check_strategy(args.strategy, MLPPolicy.for_env(env, args.hidden).num_params, args.popsize,
+                           args.sigma_init, **options)
+    except ValueError as err:
+        raise ValueError(f"--strategy: {err}") from None
+
+
 def train(args: argparse.Namespace) -> dict:
     import jax
     import jax.numpy as jnp
@@ -106,6 +129,9 @@ def train(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         positive_int(f"--{name.replace('_', '-')}", value)
     chunk_setting = pop_chunk_setting("--pop-chunk", args.pop_chunk)
+    for name in ("popsize", "evals", "hidden"):  # before a plugin is built with them
+        positive_int(name, getattr(args, name))
+    check_plugins(args, dict(options))
     wl = Workload(
         strategy=args.strategy,
         env=args.env,
@@ -202,9 +228,13 @@ def train(args: argparse.Namespace) -> dict:
     final_key = jax.device_put(jax.random.fold_in(jax.random.key(args.seed), 2**31 - 1), final_device)
     final_return = float(final_eval(jax.device_put(state.es_state.mean, final_device), final_key))
     wall_s = time.perf_counter() - start
+    from bench.plugins.resolve import env_source, strategy_source
+
     return {
         "strategy": wl.strategy,
+        "strategy_source": strategy_source(wl.strategy),
         "env": wl.env,
+        "env_source": env_source(wl.env),
         "popsize": wl.popsize,
         "evals": wl.evals,
         "generations": args.generations,

@@ -14,9 +14,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-import envs
-import strategies
 from envs.policy import MLPPolicy
+from bench.plugins.resolve import make_env, make_strategy
 from bench.validate import positive_int
 from envs.rollout import episode_step, population_blocks, population_carry, population_returns
 
@@ -32,6 +31,8 @@ class GenState(NamedTuple):
 class Workload:
     """Static configuration of the generation; build functions with its methods.
 
+    ``strategy`` and ``env`` are names as :mod:`bench.plugins.resolve` takes them: built-in
+    names, ``evosax:<Name>`` / ``gymnax:<env-id>``, entry-point names or ``module:attr``.
     ``strategy_options`` are extra keyword options of ``strategies.make`` (learning
     rate, weight decay, elite ratio, ...) as a tuple of (name, value) pairs, so the
     workload stays hashable. ``unroll`` is the ``lax.scan`` unroll of the rollout.
@@ -65,12 +66,12 @@ class Workload:
         if self.pop_chunk is not None:
             positive_int("pop_chunk", self.pop_chunk)
         positive_int("shards", self.shards)
-        env = envs.make(self.env)
+        env = make_env(self.env)
         if self.episode_length is None:
             object.__setattr__(self, "episode_length", env.max_steps)
         positive_int("episode_length", self.episode_length)
         policy = MLPPolicy.for_env(env, self.hidden)
-        es = strategies.make(
+        es = make_strategy(
             self.strategy,
             num_dims=policy.num_params,
             popsize=self.popsize,

@@ -49,6 +49,7 @@ EXTRA_KEYS = {
     "phase", "strategy", "env", "popsize", "num_evals", "episode_length", "hidden", "num_params", "device",
     "device_kind", "platform", "env_steps", "env_steps_per_s", "impl", "part", "devices", "num_devices",
     "popsize_per_device", "isolation", "worker_pids", "baseline_memory_bytes", "peak_memory_bytes", "memory_source",
+    "strategy_source", "env_source",
 }
 COMPILE_KEYS = {"trace_s", "lower_s", "compile_s"}
 RUNTIME_KEYS = {"compile_events", "peak_memory_bytes", "memory_source", "flops", "flops_per_s"}
@@ -138,6 +139,7 @@ def test_json_has_every_documented_key(run, request):
         info = b["extra_info"]
         assert EXTRA_KEYS <= set(info), b["name"]
         assert info["jax_platforms"] == "cpu", info["jax_platforms"]  # the suite's JAX_PLATFORMS=cpu, kept
+        assert info["strategy_source"] == info["env_source"] == "builtin"  # cma_es on Pendulum-v1
         assert len(b["stats"]["data"]) == b["stats"]["rounds"] >= 3
         if info["phase"] == "compile":
             assert COMPILE_KEYS <= set(info)

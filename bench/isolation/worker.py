@@ -218,7 +218,7 @@ PRELOAD_ENV = "ESPERF_PRELOAD_ENV"
 # backend start. Importing these starts no jax backend (checked: ``_backends()``).
 PRELOAD = (
     "jax", "jax.numpy", "numpy", "optax", "scipy.linalg", "threadpoolctl", "psutil",
-    "strategies", "envs", "bench.case", "bench.workload", "bench.measure.rounds", "bench.measure.targets",
+    "strategies", "envs", "bench.case", "bench.plugins.resolve", "bench.plugins.checks", "bench.workload", "bench.measure.rounds", "bench.measure.targets",
     "bench.measure.placement", "bench.measure.flops", "bench.measure.memory", "bench.measure.machine",
     "bench.measure.timing", "bench.measure.chunking", "bench.measure.peak", "bench.multi.sharding",
     "bench.multi.devices",

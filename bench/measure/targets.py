@@ -76,10 +76,23 @@ def make_target(case: Case, settings: Settings, placement: Placement, abstract: 
     return peers.evosax_target(case, settings, placement.state)
 
 
+def sources(case: Case) -> dict:
+    """Where the case's strategy and env come from (``strategy_source``, ``env_source``): ``builtin``
+    for esperf's own, else the package and its version; the evosax peer's are evosax's and gymnax's."""
+    if case.impl == "evosax":
+        from importlib.metadata import version
+
+        return {"strategy_source": f"evosax {version('evosax')}", "env_source": f"gymnax {version('gymnax')}"}
+    from bench.plugins.resolve import env_source, strategy_source
+
+    return {"strategy_source": strategy_source(case.strategy), "env_source": env_source(case.env)}
+
+
 def target_info(case: Case, target: Target, devices) -> dict:
     """The case's identity and the facts of its target, as ``extra_info`` names them."""
     return {
         **case.fields(),
+        **sources(case),
         "episode_length": target.episode_length,
         "num_params": target.num_params,
         "device_kind": devices[0].device_kind,

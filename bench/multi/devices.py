@@ -182,5 +182,8 @@ def ensure_cpu_devices(ids, environ=None) -> int | None:
         return None
     import jax
 
-    jax.config.update("jax_num_cpu_devices", need)
+    try:
+        jax.config.update("jax_num_cpu_devices", need)
+    except RuntimeError:  # the backend started already: its devices stay (a missing one is the case's error)
+        return None
     return need

@@ -10,8 +10,11 @@ from dataclasses import replace
 import envs
 import strategies
 from bench.case import Case
+from bench.measure.peers import PEER_STRATEGIES
 from bench.multi.cpu_cores import CpuCores, usable_cores
 from bench.multi.devices import PLATFORMS, ids_of, resolve_device_set, scaling_sets, visible_devices
+from bench.plugins.checks import check_env, check_strategy
+from bench.plugins.resolve import ENV, STRATEGY, choices, resolve
 from bench.validate import choice_list, parse_positive_int, positive_ints, split_list
 
 PHASES = ("compile", "runtime")
@@ -146,6 +149,36 @@ def cpu_cores(getoption) -> CpuCores:
     return usable_cores(None if raw is None else parse_positive_int("--es-cpu-cores", raw))
 
 
+def plugin_names(option: str, text, kind) -> tuple[str, ...]:
+    """A comma list of strategy or env names (``kind``: :data:`bench.plugins.resolve.STRATEGY` /
+    ``ENV``), each resolved (:func:`bench.plugins.resolve.resolve`): built-in names, ``evosax:<Name>``
+    / ``gymnax:<env-id>``, entry-point names, ``module:attr``. ValueError naming a bad one."""
+    values = split_list(text)
+    if not values:
+        raise ValueError(f"{option} is empty; choose one of {choices(kind)}")
+    for v in values:
+        try:
+            resolve(kind, v)
+        except ValueError as err:
+            raise ValueError(f"{option}: {err}") from None
+    return tuple(dict.fromkeys(values))
+
+
+def check_envs(names, hidden: int) -> dict[str, int]:
+    """{env name: the policy's parameter count on it}; a plugin env is checked against
+    ``envs.base.Env`` (:func:`bench.plugins.checks.check_env`), ValueError naming a bad one."""
+    from envs.policy import MLPPolicy
+
+    dims = {}
+    for name in names:
+        try:
+            env = envs.make(name) if name in envs.names() else check_env(name)
+        except ValueError as err:
+            raise ValueError(f"--es-envs: {err}") from None
+        dims[name] = MLPPolicy.for_env(env, hidden).num_params
+    return dims
+
+
 def build_cases(getoption, visible=None, absent=None, distributed: bool = False) -> list[Case]:
     """All cases for the ``--es-*`` options; ``getoption(name)`` reads one option's raw value.
 
@@ -165,11 +198,12 @@ def build_cases(getoption, visible=None, absent=None, distributed: bool = False)
         raw = getoption(option)
         return grid[key] if raw is None else parse(raw)
 
-    strat = pick("es_strategies", "strategies", lambda t: choice_list("--es-strategies", t, strategies.names()))
-    env_names = pick("es_envs", "envs", lambda t: choice_list("--es-envs", t, envs.names()))
+    strat = pick("es_strategies", "strategies", lambda t: plugin_names("--es-strategies", t, STRATEGY))
+    env_names = pick("es_envs", "envs", lambda t: plugin_names("--es-envs", t, ENV))
     pops = pick("es_pops", "pops", lambda t: positive_ints("--es-pops", t))
     evals = pick("es_evals", "evals", lambda t: positive_ints("--es-evals", t))
     hidden = parse_positive_int("--es-hidden", getoption("es_hidden"))
+    num_dims = check_envs(env_names, hidden)
     length_raw = getoption("es_episode_length")
     length = None if length_raw is None else parse_positive_int("--es-episode-length", length_raw)
     phases = choice_list("--es-phases", getoption("es_phases"), PHASES)
@@ -202,6 +236,8 @@ def build_cases(getoption, visible=None, absent=None, distributed: bool = False)
                                     cases.append(Case(phase, s, e, total, ev, hidden, length, spec, impl=impl,
                                                       devices=ids, scaling=scaling))
                                     continue
+                                if not (s in PEER_STRATEGIES and e in envs.names()):
+                                    continue  # the peer is esperf's own strategies and envs, written in evosax + gymnax
                                 # the peers run on one device: on a set, both implementations get a case on
                                 # its first device alone, so that the comparison is like for like
                                 one = ids[:1]
@@ -209,9 +245,16 @@ def build_cases(getoption, visible=None, absent=None, distributed: bool = False)
                                     cases.append(Case(phase, s, e, pop, ev, hidden, length, one[0], impl=i,
                                                       devices=one, scaling=scaling))
     cases = list(dict.fromkeys(cases))
-    # A strategy must accept every population size asked for (e.g. OpenAI-ES needs even ones).
-    for s, pop in dict.fromkeys((c.strategy, c.popsize) for c in cases):
-        strategies.make(s, num_dims=1, popsize=pop)
+    # A strategy must accept every population size asked for (e.g. OpenAI-ES needs even ones);
+    # a plugin must keep the Strategy protocol at the sizes it will run with.
+    for s, e, pop in dict.fromkeys((c.strategy, c.env, c.popsize) for c in cases):
+        if s in strategies.names():
+            strategies.make(s, num_dims=1, popsize=pop)
+        else:
+            try:
+                check_strategy(s, num_dims[e], pop)
+            except ValueError as err:
+                raise ValueError(f"--es-strategies: {err}") from None
     if getoption("es_breakdown"):
         cases += [replace(c, part=p) for c in cases if c.impl == "esperf" and len(c.devices) == 1 for p in PARTS]
     return cases

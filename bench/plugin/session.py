@@ -173,11 +173,6 @@ def _parse_options(config):
 def _build_cases(getoption, spec, found: dict, discover) -> list[Case]:
     """The run's cases; ``discover()`` lists the devices (:func:`_discover`), into ``found``."""
     def devices():
-        if not spec and getoption("es_isolate") == "none":
-            # this process measures: its CPU backend starts one device per core (cpu:all)
-            from bench.multi.devices import ensure_cpu_devices
-
-            ensure_cpu_devices([f"cpu:{i}" for i in range(found["cpu_cores"]["count"])])
         found.update(discover())
         return found["devices"]
 
@@ -187,6 +182,12 @@ def _build_cases(getoption, spec, found: dict, discover) -> list[Case]:
     try:
         if not spec:
             found["cpu_cores"] = grid.cpu_cores(getoption).to_json()
+            if getoption("es_isolate") == "none":
+                # this process measures: before anything starts its CPU backend (a plugin's check),
+                # have it start one device per core (cpu:all)
+                from bench.multi.devices import ensure_cpu_devices
+
+                ensure_cpu_devices([f"cpu:{i}" for i in range(found["cpu_cores"]["count"])])
         if spec:  # the default devices depend on the platforms found
             devices()
             cases = grid.build_cases(grid.distributed_defaults(getoption, found["devices"]), found["devices"], absent,
@@ -251,6 +252,9 @@ class Session:
         workers = None
         if options.isolation == "process":
             from bench.isolation.spawners import Workers
+            from bench.plugins.checks import checks_on_cpu
+
+            checks_on_cpu()  # this process measures nothing: checking a plugin may start CPU's backend only
 
             workers = Workers(options.settings.blas_threads, start_timeout=DISCOVERY_TIMEOUT_S)
             config.add_cleanup(workers.close)  # also after a usage error below
