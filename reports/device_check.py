@@ -25,6 +25,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reports.schema import partial_records
 from reports.exit_status import EXIT_BAD_INPUT, EXIT_OK, BadInput, OneLineParser, guarded
 from reports.formatting import count, seconds
 
@@ -104,17 +105,8 @@ def read_steps(out: OutDir) -> dict:
 
 
 def read_partial(text: str) -> list[dict]:
-    """The records of a ``PATH.partial`` (JSON Lines, one per finished case; a torn last line from a
-    kill is ignored), as :func:`bench.plugin.results.read_partial` reads them."""
-    records = []
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and rec.get("name"):
-            records.append(rec)
-    return records
+    """The records of a ``PATH.partial`` (:func:`reports.schema.partial_records`)."""
+    return partial_records(text)
 
 
 def read_bench(out: OutDir, name: str) -> dict | None:
@@ -424,7 +416,7 @@ def section_large(run: Run) -> list[str]:
     generation, the device's clocks and temperature after the rounds, and the stability flags,
     per strategy x pop."""
     found = rows_of(run.benches.get("large"), "runtime")
-    rows, why = [], set()
+    rows, why, memory_why = [], set(), set()
     for r in sorted(found.values(), key=lambda r: (r["extra_info"].get("strategy"), r["extra_info"].get("popsize"))):
         x = r["extra_info"]
         after = state_after(x)
@@ -432,6 +424,10 @@ def section_large(run: Run) -> list[str]:
         first = max(first) if isinstance(first, list) and first else first
         if x.get("energy_unavailable"):
             why.add(x["energy_unavailable"])
+        # no generation memory figure: the row says why (the memory worker's failure, no saved executable)
+        no_memory = x.get("generation_memory_worker_error") or x.get("generation_memory_unavailable")
+        if x.get("generation_memory_bytes") is None and no_memory:
+            memory_why.add(str(no_memory))
         rows.append([x.get("strategy"), x.get("popsize"), x.get("num_evals"), fmt(median_s(r), "ms"),
                      fmt(x.get("env_steps_per_s"), "rate"), fmt(memory_mib(r)), fmt(first_compile_s(r), "s"),
                      x.get("memory_source", "-"), fmt(first, "s"), fmt(x.get("energy_j")),
@@ -445,6 +441,8 @@ def section_large(run: Run) -> list[str]:
                      "temp C after", "throttled", "unstable", "generation MiB (the rounds' own)"], rows)]
     if why:
         lines += ["", f"Energy not measured: {'; '.join(sorted(why))}."]
+    if memory_why:
+        lines += ["", f"Generation memory not measured: {'; '.join(sorted(memory_why))}."]
     return lines + notes(run, "large")
 
 

@@ -40,3 +40,20 @@ def parse_peak_flops(text: str | None) -> dict[str, float]:
             raise ValueError(f"{item!r} is not KIND=FLOPS with FLOPS a finite number > 0 (e.g. cpu=1.2e11)")
         out[kind.strip()] = flops
     return out
+
+
+def partial_records(text: str) -> list[dict]:
+    """The records of a ``PATH.partial`` (JSON Lines, one per finished case, each with its
+    ``name``); a torn last line from a kill is ignored. The writer (``bench.plugin.results``)
+    and the readers (``--es-resume``, ``reports device-check``) read it with this one function."""
+    import json
+
+    records = []
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("name"):
+            records.append(rec)
+    return records

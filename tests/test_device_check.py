@@ -225,7 +225,9 @@ def test_large_populations_show_energy_clocks_and_flags_of_each_case(tmp_path, c
                                  unstable=["throttled"], first_run_s=[0.5, 0.75], generation_memory_bytes=3 * 2**20)
     for r in rows[1:]:
         r["extra_info"].update(energy_j=None, energy_source=None,
-                               energy_unavailable="no RAPL counters in /sys/class/powercap")
+                               energy_unavailable="no RAPL counters in /sys/class/powercap",
+                               generation_memory_bytes=None,
+                               generation_memory_worker_error="the memory worker failed: killed by SIGKILL")
     write_bench(out / "json" / "large.json", rows)
     code, text, _ = summarize(out, capsys)
     assert code == 0
@@ -234,6 +236,8 @@ def test_large_populations_show_energy_clocks_and_flags_of_each_case(tmp_path, c
     (line,) = [x for x in text.splitlines() if x.startswith(f"| {rows[0]['extra_info']['strategy']} | ")
                and cells in x]
     assert "Energy not measured: no RAPL counters in /sys/class/powercap." in text
+    # a blank memory cell is never silent: the row's reason is said under the table
+    assert "Generation memory not measured: the memory worker failed: killed by SIGKILL." in text
 
 
 # -- the plan: grids and deadlines from the probe, within the budget ----------------------------

@@ -16,6 +16,8 @@ import json
 import os
 from pathlib import Path
 
+from reports.schema import partial_records
+
 
 def take_over_json_path(config) -> Path | None:
     """Take ``--benchmark-json`` over from pytest-benchmark: esperf writes the file itself.
@@ -41,19 +43,10 @@ def take_over_json_path(config) -> Path | None:
 
 def read_partial(path: Path) -> list[dict]:
     """The finished cases of an earlier run (a torn last line from a kill is ignored)."""
-    records = []
     try:
-        lines = path.read_text().splitlines()
+        return partial_records(path.read_text())
     except FileNotFoundError:
         return []
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and rec.get("name"):
-            records.append(rec)
-    return records
 
 
 def write_atomically(path: Path, data: dict) -> None:
