@@ -7,6 +7,7 @@ dist-info folder written into a temporary folder on ``sys.path`` / ``PYTHONPATH`
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -83,6 +84,10 @@ def test_without_the_package_the_entry_point_name_is_unknown():
     (ENV, "plugin_pkg.env:jnp", ["'plugin_pkg.env:jnp'", "not a class or factory"]),
 ])
 def test_a_name_that_does_not_resolve_says_what_is_allowed(kind, name, needles):
+    library = name.partition(":")[0]
+    if library in ("evosax", "gymnax") and importlib.util.find_spec(library) is None:
+        # without the peers extra the adapter's name says what to install instead of its choices
+        needles = [f"{library} is not installed", 'pip install -e ".[peers]"']
     with pytest.raises(ValueError) as err:
         resolve(kind, name)
     for needle in needles:
@@ -112,14 +117,14 @@ def test_the_grid_checks_plugins_with_the_policy_size_of_each_env():
     from bench.plugin.grid import build_cases
 
     cases = build_cases(grid_options(es_strategies=f"{GREEDY},cma_es", es_envs=f"{POINT},Pendulum-v1", es_pops="6",
-                                     es_evals="2", es_hidden="4"), {"cpu:0": {"id": "cpu:0"}})
+                                     es_evals="2", es_hidden="4", es_devices="cpu:0"), {"cpu:0": {"id": "cpu:0"}})
     assert {(c.strategy, c.env) for c in cases} == {(s, e) for s in (GREEDY, "cma_es") for e in (POINT, "Pendulum-v1")}
     assert {c.id for c in cases if c.strategy == "cma_es" and c.env == "Pendulum-v1"} == {
         "compile-cma_es-Pendulum-v1-pop6-evals2-cpu:0", "runtime-cma_es-Pendulum-v1-pop6-evals2-cpu:0"}
     assert f"runtime-{GREEDY}-{POINT}-pop6-evals2-cpu:0" in {c.id for c in cases}
     # the evosax peer is esperf's own strategies and envs written in evosax + gymnax: no peer of a plugin
     with_peer = build_cases(grid_options(es_strategies=f"{GREEDY},cma_es", es_envs=f"{POINT},Pendulum-v1", es_pops="6",
-                                         es_evals="2", es_hidden="4", es_impls="esperf,evosax"),
+                                         es_evals="2", es_hidden="4", es_impls="esperf,evosax", es_devices="cpu:0"),
                             {"cpu:0": {"id": "cpu:0"}})
     assert {(c.strategy, c.env) for c in with_peer if c.impl == "evosax"} == {("cma_es", "Pendulum-v1")}
     assert len([c for c in with_peer if c.impl == "esperf"]) == len(cases)
@@ -165,7 +170,8 @@ def test_pytest_bench_writes_rows_of_the_names_as_given(tmp_path):
         assert info["strategy_source"] == "esperf-plugin-demo 0.1"
         assert info["env_steps"] == 16 * 2 * 10
     names = {b["name"] for b in data["benchmarks"]}
-    assert f"test_generation[runtime-{GREEDY}-PointMass-v0-pop16-evals2-cpu:0]" in names
+    # the default devices: the whole CPU, the plugin's population sharded over its cores
+    assert f"test_generation[runtime-{GREEDY}-PointMass-v0-pop16-evals2-cpu:all]" in names
 
 
 @pytest.mark.parametrize("strategy, needle", [
@@ -174,7 +180,10 @@ def test_pytest_bench_writes_rows_of_the_names_as_given(tmp_path):
     ("evosax:NoSuchES", "evosax:SNES"),
 ])
 def test_a_bad_plugin_is_a_usage_error_in_one_line(tmp_path, strategy, needle):
-    proc, _ = run_bench(tmp_path, "--es-strategies", strategy, "--es-pops", "8", timeout=300)
+    if strategy.startswith("evosax:") and importlib.util.find_spec("evosax") is None:
+        needle, strategy = 'evosax is not installed', "--es-strategies"  # the line names the option and the fix
+    proc, _ = run_bench(tmp_path, "--es-strategies", strategy if strategy != "--es-strategies" else "evosax:NoSuchES",
+                        "--es-pops", "8", timeout=300)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     lines = [line for line in proc.stderr.splitlines() if strategy in line]
     assert len(lines) == 1 and needle in lines[0], proc.stderr
@@ -195,10 +204,11 @@ def test_train_runs_a_plugin_strategy_on_a_plugin_env(tmp_path):
 
 
 def test_a_pytest_process_that_measures_nothing_checks_plugins_on_its_cpu_only():
-    # importing gymnax starts jax's backends; on a GPU host the pytest process would take the GPU's memory
+    # a plugin's import may start jax's backends (gymnax's does); on a GPU host the pytest process
+    # would take the GPU's memory: after checks_on_cpu only the CPU's starts
     code = ("import jax; from bench.plugins.checks import checks_on_cpu; checks_on_cpu(); "
-            "before = jax.config.jax_platforms; import gymnax; from jax._src import xla_bridge; "
-            "print(before, sorted(xla_bridge._backends))")
+            "before = jax.config.jax_platforms; import jax.numpy as jnp; jnp.zeros(1).block_until_ready(); "
+            "from jax._src import xla_bridge; print(before, sorted(xla_bridge._backends))")
     proc = run([PY, "-c", code], 120, cwd=ROOT, env=child_env(drop=("JAX_PLATFORMS",)))
     assert proc.returncode == 0 and proc.stdout.split() == ["cpu", "['cpu']"], proc.stdout + proc.stderr
     started = ("import jax, jax.numpy as jnp; jnp.zeros(1).block_until_ready(); from bench.plugins.checks import "
