@@ -41,6 +41,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bench.adapters import library_source
+
 LIBRARY = "evosax"
 # constructor arguments the adapter sets itself, or that are not plain values
 _RESERVED = ("self", "population_size", "solution", "num_populations", "sampling_fn", "std_schedule")
@@ -57,12 +59,7 @@ def _algorithms() -> dict:
 
 def source() -> str:
     """``evosax <version>`` of the installed evosax."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"{LIBRARY} {version(LIBRARY)}"
-    except PackageNotFoundError:
-        raise ValueError("evosax is not installed; pip install -e \".[peers]\"") from None
+    return library_source(LIBRARY)
 
 
 def names() -> tuple[str, ...]:

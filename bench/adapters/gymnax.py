@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bench.adapters import library_source
+
 LIBRARY = "gymnax"
 
 
@@ -40,12 +42,7 @@ def _gymnax():
 
 def source() -> str:
     """``gymnax <version>`` of the installed gymnax."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"{LIBRARY} {version(LIBRARY)}"
-    except PackageNotFoundError:
-        raise ValueError("gymnax is not installed; pip install -e \".[peers]\"") from None
+    return library_source(LIBRARY)
 
 
 def names() -> tuple[str, ...]:
