@@ -12,7 +12,7 @@ Commands (``python -m reports`` picks one in :mod:`reports.__main__`):
 
 Shared by all: :mod:`reports.exit_status` (exit statuses, bad input, the error guards),
 :mod:`reports.load` (reading the JSON), :mod:`reports.formatting` (numbers as text) and
-:mod:`reports.schema` (the JSON contract with ``bench``). The report's own parts:
+:mod:`results_format` (the JSON contract with ``bench``, a package of its own). The report's own parts:
 :mod:`reports.tables`, :mod:`reports.plots`, :mod:`reports.render`; both commands print
 :mod:`reports.notices` (what made a machine unfit to be measured) and
 :mod:`reports.stability` (unstable runtime figures: their reasons and per-worker rounds).

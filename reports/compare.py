@@ -3,7 +3,7 @@
 BASE and NEW are each a JSON file or a folder of them; the raw samples (``stats.data``)
 of one case found in several files (runs) of one side are pooled (CI interleaves several
 base and new runs). Cases are matched on :func:`reports.load.case_key`, the key the
-report uses too: :data:`reports.schema.CASE_FIELDS` (impl, part, phase, strategy, env,
+report uses too: :data:`results_format.identity.CASE_FIELDS` (impl, part, phase, strategy, env,
 popsize, num_evals, hidden, episode_length, unroll) plus the device identity (device_kind
 and num_devices), plus the device id where a side has two devices of one kind on a host,
 plus the host where a side holds several hosts.

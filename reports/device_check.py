@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reports.schema import partial_records
+from results_format.partial import partial_records
 from reports.exit_status import EXIT_BAD_INPUT, EXIT_OK, BadInput, OneLineParser, guarded
 from reports.formatting import count, seconds
 
@@ -105,7 +105,7 @@ def read_steps(out: OutDir) -> dict:
 
 
 def read_partial(text: str) -> list[dict]:
-    """The records of a ``PATH.partial`` (:func:`reports.schema.partial_records`)."""
+    """The records of a ``PATH.partial`` (:func:`results_format.partial.partial_records`)."""
     return partial_records(text)
 
 

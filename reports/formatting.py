@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from reports.durations import seconds  # noqa: F401 -- one definition, pandas-free (the plugin's progress line)
+from results_format.units import seconds  # noqa: F401 -- one definition, pandas-free (the plugin's progress line)
 
 # The smallest p-value printed as a number; scipy's p of an overwhelming difference underflows to 0.
 P_FLOOR = 1e-300

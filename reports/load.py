@@ -19,7 +19,8 @@ import pandas as pd
 
 from reports import stability
 from reports.exit_status import BadInput
-from reports.schema import CASE_DEFAULTS, CASE_FIELDS, SCHEMA_VERSION
+from results_format.identity import CASE_DEFAULTS, CASE_FIELDS
+from results_format.version import SCHEMA_VERSION, SUPPORTED_VERSIONS
 
 PHASES = ("compile", "runtime")
 REQUIRED = ("strategy", "env", "popsize", "num_evals")
@@ -110,8 +111,9 @@ def validate(path, data) -> None:
     if all(v is None for v in versions.values()):
         raise BadInput(path, "no machine_info.esperf_schema_version (not written by esperf's pytest bench?)")
     for where, version in versions.items():
-        if version is not None and version != SCHEMA_VERSION:
-            raise BadInput(path, f"{where} {version!r} is not supported (this reports reads version {SCHEMA_VERSION})")
+        if version is not None and version not in SUPPORTED_VERSIONS:
+            raise BadInput(path, f"{where} {version!r} is not supported (this reports reads versions "
+                                 f"{', '.join(map(str, SUPPORTED_VERSIONS))}; {SCHEMA_VERSION} is the newest)")
     if (esperf or {}).get("run") == "smoke":
         raise BadInput(path, "a smoke run (pytest bench --benchmark-disable: each case once, nothing measured); "
                              "give the JSON of a measured run")
@@ -184,7 +186,7 @@ def _median_of_list(value) -> float:
 def case_key(frames, *, hosts: bool = True) -> list[str]:
     """The columns that identify one case on one device (set), for the report and ``compare``.
 
-    :data:`reports.schema.CASE_FIELDS` plus the device identity (:data:`DEVICE_FIELDS`:
+    :data:`results_format.identity.CASE_FIELDS` plus the device identity (:data:`DEVICE_FIELDS`:
     device kind and number of devices); plus ``device`` (the id or device-set spec) where a
     frame has two device ids of one kind and size on one host; plus ``host`` (first) where
     a frame holds several hosts and ``hosts`` is true. ``frames``: the row tables whose

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from reports.exit_status import EXIT_OK, BadInput, OneLineParser, guarded
 from reports.load import load
-from reports.schema import parse_peak_flops
+from results_format.peaks import parse_peak_flops
 
 DEFAULT_RESULTS = "results"
 DEFAULT_OUT = os.path.join("reports", "out")
@@ -36,7 +36,7 @@ MARKERS = ("report.html", "summary.csv")  # an --out folder holding one of these
 
 
 def peak_flops_arg(text: str) -> dict[str, float]:
-    """:func:`reports.schema.parse_peak_flops` as an argparse type (a usage error, exit 2, on bad text)."""
+    """:func:`results_format.peaks.parse_peak_flops` as an argparse type (a usage error, exit 2, on bad text)."""
     try:
         out = parse_peak_flops(text)
     except ValueError as err:

@@ -19,16 +19,10 @@ from __future__ import annotations
 
 import json
 
+from results_format.stability import REASONS  # what each reason means, with the thresholds
+
 KEY = "unstable"  # the extra_info key with the reasons, and the summary column listing them
 WORKER_ROUNDS = "worker_rounds"
-# What each reason means: the report's note, docs/reports.md and compare's lines say this text.
-REASONS = {
-    "iqr": "IQR / median > 0.10 (the rounds scatter widely)",
-    "spread": "max / min > 2 (the slowest round took more than twice the fastest)",
-    "rounds": "fewer than 10 runtime rounds (too few to trust the median)",
-    "workers": "the worker processes' medians differ by more than 10 %",
-    "throttled": "the device reported thermal or power throttling during the rounds",
-}
 UNKNOWN = "a reason this version of reports does not know"
 SEPARATOR = ", "  # between the reasons of one case in a table cell
 HEADING = "Unstable figures"

@@ -8,7 +8,7 @@ import os
 import platform
 import socket
 
-from reports.schema import SCHEMA_VERSION
+from results_format.version import SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "device_info", "jax_info", "machine_info"]
 

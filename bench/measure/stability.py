@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import statistics
 
-IQR_RATIO = 0.10
-SPREAD = 2.0
-MIN_ROUNDS = 10
-WORKER_SPREAD = 0.10
+from results_format.stability import IQR_RATIO, MIN_ROUNDS, SPREAD, WORKER_SPREAD
 
 
 def iqr_ratio(samples: list[float]) -> float:

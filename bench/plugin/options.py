@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from bench.case import Settings
 from bench.validate import parse_positive_int, pop_chunk_setting
-from reports import schema
+from results_format.peaks import parse_peak_flops as parse_kind_flops
 
 ISOLATION = ("process", "none")
 # Worker processes per runtime case by default: one on a CPU; on an accelerator each worker is
@@ -180,7 +180,7 @@ def parse_peak_flops(text: str | None) -> tuple[dict[str, float], bool]:
     items = [t.strip() for t in str(text or "").split(",")]
     auto = any(t.lower() == PEAK_AUTO for t in items)
     try:
-        return schema.parse_peak_flops(",".join(t for t in items if t.lower() != PEAK_AUTO)), auto
+        return parse_kind_flops(",".join(t for t in items if t.lower() != PEAK_AUTO)), auto
     except ValueError as err:
         raise ValueError(f"--es-peak-flops: {err}; or auto (measured)") from None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from reports.durations import seconds  # standard library only: no pandas in the pytest process
+from results_format.units import seconds  # standard library only: no pandas in the pytest process
 
 
 def duration(wall_s: float) -> str:

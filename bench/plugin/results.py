@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from reports.schema import partial_records
+from results_format.partial import partial_records
 
 
 def take_over_json_path(config) -> Path | None:

@@ -24,7 +24,7 @@ from bench.plugin.options import RunOptions, parse_run_options
 from bench.plugin.progress import Progress
 from bench.plugin.results import Results, ResultsBusy, read_partial, take_over_json_path
 from bench.multi import distributed
-from reports.schema import SCHEMA_VERSION
+from results_format.version import SCHEMA_VERSION
 
 DISCOVERY_TIMEOUT_S = 600.0  # listing the devices: a backend start, however slow a TPU's
 KEY = pytest.StashKey["Session"]()
