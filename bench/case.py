@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
-# The pytest parameters of a case (Case.params), one per dimension of the grid.
-PARAMS = ("phase", "strategy", "env", "popsize", "evals", "device", "part", "impl")
+# The pytest parameters of a case (Case.params): the grid's dimensions, then the settings of the
+# workload that change its figure (every one of them, so that ``params`` identifies the case).
+PARAMS = ("phase", "strategy", "env", "popsize", "evals", "device", "part", "impl",
+          "hidden", "episode_length", "unroll", "pop_chunk", "isolation")
 
 
 class CaseFailed(RuntimeError):
@@ -36,10 +38,20 @@ class Case:
     impl: str = "esperf"
     devices: tuple[str, ...] = field(default=())  # the ids ``device`` names; () = (device,)
     scaling: str | None = None  # "strong" / "weak" for cases of an --es-scaling series
+    unroll: int = 1  # --es-unroll: lax.scan unroll of the episode loop
+    pop_chunk: str = "auto"  # --es-pop-chunk as given: "auto", "off" or members per block ("16")
+    isolation: str = "process"  # --es-isolate: "process" (fresh workers) or "none" (the pytest process)
 
     def __post_init__(self):
         if not self.devices:
             object.__setattr__(self, "devices", (self.device,))
+        object.__setattr__(self, "pop_chunk", str(self.pop_chunk))
+
+    @property
+    def pop_chunk_setting(self) -> str | int:
+        """``pop_chunk`` as :func:`bench.measure.chunking.resolve_pop_chunk` takes it: "auto",
+        "off" or an int."""
+        return int(self.pop_chunk) if self.pop_chunk.isdigit() else self.pop_chunk
 
     @property
     def platform(self) -> str:
@@ -65,6 +77,9 @@ class Case:
             "cores_used": len(self.devices) if self.platform == "cpu" else None,
             "popsize_per_device": -(-self.popsize // len(self.devices)),  # a padded population: the rows a device evaluates
             "scaling": self.scaling,
+            "unroll": self.unroll,
+            "pop_chunk_setting": self.pop_chunk,  # as given; extra_info.pop_chunk is what it resolved to
+            "isolation": self.isolation,
         }
 
     def to_json(self) -> dict:
@@ -73,7 +88,7 @@ class Case:
             "phase": self.phase, "strategy": self.strategy, "env": self.env, "popsize": self.popsize,
             "evals": self.evals, "hidden": self.hidden, "episode_length": self.episode_length,
             "device": self.device, "part": self.part, "impl": self.impl, "devices": list(self.devices),
-            "scaling": self.scaling,
+            "scaling": self.scaling, "unroll": self.unroll, "pop_chunk": self.pop_chunk, "isolation": self.isolation,
         }
 
     @classmethod
@@ -89,10 +104,12 @@ class Case:
         return name if self.part == "generation" else f"{name} ({self.part})"
 
     def params(self) -> dict:
-        """The grid's dimensions as pytest parameters (``params`` in the JSON; what
-        ``--benchmark-group-by=param:popsize`` reads), in :data:`PARAMS` order."""
+        """The grid's dimensions and the workload's settings as pytest parameters (``params`` in the
+        JSON; what ``--benchmark-group-by=param:popsize`` reads), in :data:`PARAMS` order."""
         return {"phase": self.phase, "strategy": self.strategy, "env": self.env, "popsize": self.popsize,
-                "evals": self.evals, "device": self.device, "part": self.part, "impl": self.impl}
+                "evals": self.evals, "device": self.device, "part": self.part, "impl": self.impl,
+                "hidden": self.hidden, "episode_length": self.episode_length, "unroll": self.unroll,
+                "pop_chunk": self.pop_chunk, "isolation": self.isolation}
 
     @property
     def id(self) -> str:
@@ -112,8 +129,6 @@ class Settings:
     runtime_rounds: int | None = None  # None: fill max_time, at least min_runtime_rounds
     min_runtime_rounds: int = 20
     max_time: float = 1.0
-    unroll: int = 1
-    pop_chunk: str | int = "auto"  # --es-pop-chunk: members per rollout block, "auto" or "off" (bench.measure.chunking)
     peak_flops: dict | None = None
     seed: int = 0
     blas_threads: int | None = 1

@@ -62,7 +62,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 @pytest.fixture
-def es_case(request, phase, strategy, env, popsize, evals, device, part, impl):
+def es_case(request, phase, strategy, env, popsize, evals, device, part, impl, hidden, episode_length, unroll,
+            pop_chunk, isolation):
     """The case of this item; its dimensions are the item's pytest parameters (bench.case.PARAMS)."""
     return _session(request.config).case_of(request.node)
 

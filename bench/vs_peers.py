@@ -125,12 +125,12 @@ def main(argv=None) -> int:
 
         timing.disable_persistent_cache()
         timing.limit_blas_threads(1)
-        settings = Settings(unroll=args.unroll)
+        settings = Settings()
         device = jax.devices()[0]
         for s in strats:
             for e in env_names:
                 for pop in pops:
-                    case = Case("runtime", s, e, pop, args.evals, args.hidden, None, "")
+                    case = Case("runtime", s, e, pop, args.evals, args.hidden, None, "", unroll=args.unroll)
                     print(json.dumps(compare_case(case, settings, device, args.rounds, args.compile_rounds)), flush=True)
     except ValueError as err:
         fail(PROG, err)

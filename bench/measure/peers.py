@@ -92,7 +92,7 @@ def evosax_target(case: Case, settings, sharding) -> Target:
         def body(carry, _):
             return step(flat, carry), None
 
-        (_, _, _, ret, _), _ = jax.lax.scan(body, start(key), None, length=length, unroll=settings.unroll)
+        (_, _, _, ret, _), _ = jax.lax.scan(body, start(key), None, length=length, unroll=case.unroll)
         return ret
 
     evaluate = jax.vmap(jax.vmap(episode, in_axes=(None, 0)), in_axes=(0, None))
@@ -133,8 +133,8 @@ def evosax_target(case: Case, settings, sharding) -> Target:
         args=(carry,),
         chain=True,
         env_steps=case.popsize * case.evals * length,
-        flops_fn=scan_flops_fn(length, settings.unroll, scan_step),
-        bytes_fn=scan_flops_fn(length, settings.unroll, scan_step, measure=xla_bytes_accessed),
+        flops_fn=scan_flops_fn(length, case.unroll, scan_step),
+        bytes_fn=scan_flops_fn(length, case.unroll, scan_step, measure=xla_bytes_accessed),
         num_params=num_params,
         episode_length=length,
     )

@@ -27,17 +27,17 @@ def esperf_target(case: Case, settings: Settings, placement: Placement, abstract
         evals=case.evals,
         hidden=case.hidden,
         episode_length=case.episode_length,
-        unroll=settings.unroll,
+        unroll=case.unroll,
     )
     pop_chunk, chunk_source = resolve_pop_chunk(
-        settings.pop_chunk, placement.devices[0].platform, case.popsize, case.evals, case.hidden, wl.num_params,
+        case.pop_chunk_setting, placement.devices[0].platform, case.popsize, case.evals, case.hidden, wl.num_params,
         wl.policy.obs_size, shards=len(placement.devices),
     )
     wl = replace(wl, pop_chunk=pop_chunk, shards=len(placement.devices))
     if case.part in ("ask", "tell"):
         flops_fn, bytes_fn = xla_flops, xla_bytes_accessed  # no scan inside
     else:
-        flops_fn, bytes_fn = (scan_flops_fn(wl.episode_length, settings.unroll, wl.scan_step_fn, placement.devices[0],
+        flops_fn, bytes_fn = (scan_flops_fn(wl.episode_length, case.unroll, wl.scan_step_fn, placement.devices[0],
                                             blocks=wl.pop_blocks[0], shards=wl.shards, measure=measure)
                               for measure in (xla_flops, xla_bytes_accessed))
     env_steps = wl.env_steps if case.part in ("generation", "eval") else None

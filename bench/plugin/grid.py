@@ -10,6 +10,7 @@ from dataclasses import replace
 import envs
 import strategies
 from bench.case import Case
+from bench.plugin.options import parse_case_settings
 from bench.measure.peers import PEER_STRATEGIES
 from bench.multi.cpu_cores import CpuCores, usable_cores
 from bench.multi.devices import PLATFORMS, ids_of, resolve_device_set, scaling_sets, visible_devices
@@ -208,6 +209,7 @@ def build_cases(getoption, visible=None, absent=None, distributed: bool = False)
     length = None if length_raw is None else parse_positive_int("--es-episode-length", length_raw)
     phases = choice_list("--es-phases", getoption("es_phases"), PHASES)
     impls = choice_list("--es-impls", getoption("es_impls"), IMPLS)
+    settings = parse_case_settings(getoption, distributed)  # unroll, pop_chunk, isolation: every case's
     scaling = getoption("es_scaling")
     if scaling is not None and scaling not in SCALING:
         raise ValueError(f"--es-scaling: unknown value {scaling!r}; choose from {', '.join(SCALING)}")
@@ -234,7 +236,7 @@ def build_cases(getoption, visible=None, absent=None, distributed: bool = False)
                             for impl in impls:
                                 if impl == "esperf":
                                     cases.append(Case(phase, s, e, total, ev, hidden, length, spec, impl=impl,
-                                                      devices=ids, scaling=scaling))
+                                                      devices=ids, scaling=scaling, **settings))
                                     continue
                                 if not (s in PEER_STRATEGIES and e in envs.names()):
                                     continue  # the peer is esperf's own strategies and envs, written in evosax + gymnax
@@ -243,7 +245,7 @@ def build_cases(getoption, visible=None, absent=None, distributed: bool = False)
                                 one = ids[:1]
                                 for i in ("esperf", impl) if len(ids) > 1 else (impl,):
                                     cases.append(Case(phase, s, e, pop, ev, hidden, length, one[0], impl=i,
-                                                      devices=one, scaling=scaling))
+                                                      devices=one, scaling=scaling, **settings))
     cases = list(dict.fromkeys(cases))
     # A strategy must accept every population size asked for (e.g. OpenAI-ES needs even ones);
     # a plugin must keep the Strategy protocol at the sizes it will run with.

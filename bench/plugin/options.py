@@ -198,15 +198,33 @@ def parse_profile_dir(text) -> str | None:
     return path
 
 
-def parse_run_options(getoption, distributed: bool) -> RunOptions:
-    """The run options; ``getoption(name)`` reads one option's raw value; ``distributed``: the
-    run joins a jax.distributed system. ValueError on a bad value."""
+def parse_isolation(getoption, distributed: bool) -> str:
+    """``--es-isolate`` (default: process, none under ``--es-distributed``); ValueError on a bad value."""
     isolation = getoption("es_isolate") or ("none" if distributed else "process")
     if isolation not in ISOLATION:
         raise ValueError(f"--es-isolate: unknown value {isolation!r}; choose from {', '.join(ISOLATION)}")
     if distributed and isolation == "process":
         raise ValueError("--es-isolate process cannot be combined with --es-distributed: the processes of a "
                          "distributed run measure their cases in-process (--es-isolate none)")
+    return isolation
+
+
+def parse_case_settings(getoption, distributed: bool) -> dict:
+    """The run-wide settings every case carries (:class:`bench.case.Case`'s ``unroll``,
+    ``pop_chunk``, ``isolation``): they change a case's figure, so they are part of its identity.
+    ValueError on a bad value."""
+    unroll, chunk = getoption("es_unroll"), getoption("es_pop_chunk")
+    return {
+        "unroll": parse_positive_int("--es-unroll", "1" if unroll is None else unroll),
+        "pop_chunk": str(pop_chunk_setting("--es-pop-chunk", "auto" if chunk is None else chunk)),
+        "isolation": parse_isolation(getoption, distributed),
+    }
+
+
+def parse_run_options(getoption, distributed: bool) -> RunOptions:
+    """The run options; ``getoption(name)`` reads one option's raw value; ``distributed``: the
+    run joins a jax.distributed system. ValueError on a bad value."""
+    isolation = parse_isolation(getoption, distributed)
     peak_flops, measure_peaks = parse_peak_flops(getoption("es_peak_flops"))
     settings = Settings(
         compile_rounds=parse_positive_int("--es-compile-rounds", getoption("es_compile_rounds"), 3),
@@ -214,8 +232,6 @@ def parse_run_options(getoption, distributed: bool) -> RunOptions:
         else parse_positive_int("--es-runtime-rounds", getoption("es_runtime_rounds")),
         min_runtime_rounds=max(20, getoption("benchmark_min_rounds") or 0),
         max_time=float(getoption("benchmark_max_time") or 1.0),
-        unroll=parse_positive_int("--es-unroll", getoption("es_unroll")),
-        pop_chunk=pop_chunk_setting("--es-pop-chunk", getoption("es_pop_chunk")),
         peak_flops=peak_flops,
         blas_threads=parse_positive_int("--es-blas-threads", getoption("es_blas_threads"), 0) or None,
         profile_dir=parse_profile_dir(getoption("es_profile")),

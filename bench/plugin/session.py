@@ -22,6 +22,7 @@ from bench.case import PARAMS, Case, CaseFailed
 from bench.plugin import benchmark_options, grid
 from bench.plugin.options import RunOptions, parse_run_options
 from bench.plugin.progress import Progress
+from bench.plugin.same_settings import refusal
 from bench.plugin.results import Results, ResultsBusy, read_partial, take_over_json_path
 from bench.multi import distributed
 from results_format.version import SCHEMA_VERSION
@@ -266,6 +267,9 @@ class Session:
         if getoption("es_resume"):
             names = {item_name(c) for c in cases}
             earlier = [r for r in read_partial(results.partial) if r["name"] in names] if results.partial else []
+            refused = refusal({item_name(c): c.fields() for c in cases}, earlier, "--es-resume", str(results.partial))
+            if refused:
+                raise pytest.UsageError(refused)
             if spec:  # every process skips what process 0 has
                 done = set(distributed.broadcast_json(sorted(r["name"] for r in earlier)))
                 earlier = earlier if results.partial else [{"name": n, "status": "elsewhere"} for n in done]
@@ -548,6 +552,10 @@ class Session:
         machine compares equal and another machine still warns."""
         from bench.measure.machine import RUN_STATE_KEYS
 
+        refused = refusal({item_name(c): c.fields() for c in self.cases}, compared_benchmark.get("benchmarks") or [],
+                          "--benchmark-compare", "the saved run")
+        if refused:
+            raise pytest.UsageError(refused)
         saved = compared_benchmark.get("machine_info")
         for info in (machine_info, saved if isinstance(saved, dict) else {}):
             for key in RUN_STATE_KEYS:
