@@ -16,14 +16,15 @@ CASE_FIELDS = (
 # Values that rows written before a setting was recorded (schema version 1) implicitly had.
 CASE_DEFAULTS = {"impl": "esperf", "part": "generation", "unroll": 1, "pop_chunk_setting": "auto",
                  "isolation": "process"}
-# What identifies the device (set) a case ran on, besides the host and the device id.
-DEVICE_FIELDS = ("device", "num_devices")
+# The device set a case ran on, as this host names it (the device id and how many devices it spans);
+# reports, across hosts, name a device by its kind instead (reports.load.DEVICE_FIELDS).
+DEVICE_SET_FIELDS = ("device", "num_devices")
 
 
 def case_settings(extra_info: dict) -> dict:
     """{setting: value} of a row's ``extra_info`` over :data:`CASE_FIELDS` and
-    :data:`DEVICE_FIELDS`, with :data:`CASE_DEFAULTS` for the settings an older row lacks."""
-    return {k: extra_info.get(k, CASE_DEFAULTS.get(k)) for k in (*CASE_FIELDS, *DEVICE_FIELDS)}
+    :data:`DEVICE_SET_FIELDS`, with :data:`CASE_DEFAULTS` for the settings an older row lacks."""
+    return {k: extra_info.get(k, CASE_DEFAULTS.get(k)) for k in (*CASE_FIELDS, *DEVICE_SET_FIELDS)}
 
 
 def differences(ours: dict, theirs: dict, keys=None) -> list[tuple[str, object, object]]:

@@ -10,7 +10,7 @@ each setting and both values.
 """
 from __future__ import annotations
 
-from results_format.identity import CASE_FIELDS, DEVICE_FIELDS, case_settings, describe_differences, differences
+from results_format.identity import CASE_FIELDS, DEVICE_SET_FIELDS, case_settings, describe_differences, differences
 
 
 def _row_info(row: dict) -> dict | None:
@@ -26,7 +26,7 @@ def first_mismatch(cases_by_name: dict, rows: list[dict]) -> tuple[str, list] | 
     whose settings differ from the case of its name in ``cases_by_name`` ({item name: case
     fields, :meth:`bench.case.Case.fields`}); None when every row of a case's name agrees.
     Rows of names this run does not have, and rows without ``extra_info``, are not compared."""
-    keys = (*CASE_FIELDS, *DEVICE_FIELDS)
+    keys = (*CASE_FIELDS, *DEVICE_SET_FIELDS)
     for row in rows:
         ours = cases_by_name.get(row.get("name")) if isinstance(row, dict) else None
         info = _row_info(row) if ours is not None else None
