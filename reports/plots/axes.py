@@ -26,6 +26,7 @@ def variant_label(df: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.Serie
 
 
 def panel_label(df: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.Series:
+    """A panel's name per row: "Pendulum-v1 · 50 evals" and the settings that differ across ``ref``."""
     return (df["env"].astype(str) + " · " + df["num_evals"].map(lambda v: f"{v:g}") + " evals"
             + variant_label(df, ref))
 
@@ -71,4 +72,5 @@ def spaced_ticks(values, min_ratio: float = 1.6) -> list[float]:
 
 
 def generation_rows(summary: pd.DataFrame, phase: str) -> pd.DataFrame:
+    """The whole-generation rows of ``phase`` (``runtime`` or ``compile``), a copy."""
     return summary[summary["phase"].eq(phase) & summary["part"].eq("generation")].copy()

@@ -24,6 +24,8 @@ from reports.plots.roofline import roofline_plot
 
 @dataclass
 class PlotSpec:
+    """One plot of the report: its file stem, its caption and the function that draws it."""
+
     name: str
     caption: str
     make: Callable

@@ -57,6 +57,8 @@ def set_theme() -> None:
 
 
 def make_style(summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> Style:
+    """The theme set, and the :class:`Style` of a report of ``summary``: a colour per device label (grey for
+    devices where every case failed), the machines and their devices for titles, the implementations."""
     set_theme()
     labels = list(dict.fromkeys(summary.sort_values(["host", "device"])["device_label"]))
     colors = sns.color_palette("colorblind" if len(labels) <= 10 else "husl", len(labels))
@@ -73,6 +75,7 @@ def make_style(summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> Sty
 
 
 def title_with_machines(fig, title: str, style: Style) -> None:
+    """``title`` above ``fig``, and below it the machines and devices of the report."""
     sub = textwrap.fill("machines / devices — " + style.machines, width=120)
     fig.suptitle(f"{title}\n{sub}", y=1.0, va="bottom", fontsize=12)
 
@@ -85,6 +88,7 @@ def unstable_mask(df: pd.DataFrame) -> np.ndarray:
 
 
 def save(fig, out_dir: Path, name: str) -> list[Path]:
+    """``fig`` as ``out_dir/NAME.png`` (:data:`DPI`) and ``NAME.svg`` (no date: the same bytes each run), closed."""
     png, svg = out_dir / f"{name}.png", out_dir / f"{name}.svg"
     fig.savefig(png, dpi=DPI, bbox_inches="tight", pad_inches=0.15)
     fig.savefig(svg, bbox_inches="tight", pad_inches=0.15, metadata={"Date": None})

@@ -15,12 +15,15 @@ from reports import notices as notices_text
 
 @dataclass
 class Figure:
+    """A figure of a page: drawn (``NAME.png`` / ``NAME.svg``) or skipped, and why."""
+
     name: str  # file stem: NAME.png and NAME.svg in the output folder
     caption: str
     skipped: str | None = None  # why the figure was not drawn
 
 
 def markdown_table(df: pd.DataFrame) -> str:
+    """``df`` as a markdown table (one line per row, ``|`` escaped, NaN empty); ``_none_`` when empty."""
     if df.empty:
         return "_none_\n"
 
@@ -35,6 +38,7 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def html_table(df: pd.DataFrame) -> str:
+    """``df`` as an HTML table (escaped, NaN empty); *none* when empty."""
     if df.empty:
         return "<p><em>none</em></p>"
     return df.to_html(index=False, escape=True, border=0, classes="t", na_rep="")

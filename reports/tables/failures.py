@@ -8,6 +8,7 @@ from reports.load import Results
 
 
 def failed(res: Results) -> pd.DataFrame:
+    """The failed cases of every file: host, device, case fields, error, name, file first, then the rest."""
     cols = ["host", "device", "impl", "part", "phase", "strategy", "env", "popsize", "num_evals", "error", "name", "file"]
     df = res.failed
     if df.empty:
