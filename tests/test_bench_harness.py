@@ -11,8 +11,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from helpers import TINY, grid_options, run_bench
+from helpers import TINY, grid_options, reference, run_bench
 from bench.measure import timing
+from results_format.json_schema import SCHEMA_PATH
+from results_format.validate import problems
+from results_format.version import SCHEMA_VERSION
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
@@ -44,6 +47,8 @@ def tiny_breakdown(tmp_path_factory):
     data["backends"] = json.loads((tmp / "backends.json").read_text())
     return data
 
+
+jsonschema, needs_jsonschema = reference("jsonschema", "jsonschema")
 
 EXTRA_KEYS = {
     "phase", "strategy", "env", "popsize", "num_evals", "episode_length", "hidden", "num_params", "device",
@@ -129,7 +134,8 @@ def test_json_has_every_documented_key(run, request):
     assert data["machine_info"]["isolation"] == isolation
     blas = data["machine_info"]["blas_threads"]
     assert blas and all(p["threads"] == 1 for p in blas), blas
-    assert data["esperf"] == {"schema_version": 1, "run": "measured", "failed": []}
+    assert data["esperf"] == {"schema_version": SCHEMA_VERSION, "run": "measured", "failed": []}
+    assert problems(data) == []  # the whole file is the format's (results_format), as reports reads it
     for a in data["machine_info"]["unused_accelerators"]:  # [] unless the host has an accelerator
         assert set(a) == {"platform", "name", "why"} and a["why"], a
     checks = data["machine_info"]["system_check"]
@@ -167,6 +173,16 @@ def test_json_has_every_documented_key(run, request):
             assert info["env_steps_per_s"] is None
     parts = {b["extra_info"]["part"] for b in data["benchmarks"]}
     assert parts == ({"generation", "ask", "eval", "tell"} if run == "tiny_breakdown" else {"generation"})
+
+
+@needs_jsonschema
+@pytest.mark.parametrize("run", ["tiny_run", "tiny_compile", "tiny_breakdown"])
+def test_json_matches_the_published_schema(run, request):
+    """Runtime in workers, compile rounds, the breakdown in the pytest process: each file is valid
+    against results_format's JSON Schema, as a dashboard would read it."""
+    data = request.getfixturevalue(run)
+    data = {k: v for k, v in data.items() if k != "backends"}  # the test's own record of backends, not the file's
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), cls=jsonschema.Draft202012Validator)
 
 
 def test_every_compile_round_is_cold_in_its_own_process(tiny_compile, tiny_run):
