@@ -31,6 +31,14 @@ class Stats(TypedDict):
     q1: NotRequired[Annotated[Seconds, Key("first quartile")]]
     q3: NotRequired[Annotated[Seconds, Key("third quartile")]]
     iqr: NotRequired[Annotated[float, Key("q3 - q1")]]
+    iqr_outliers: NotRequired[Annotated[Annotated[int, Min(0)], Key("rounds outside 1.5 IQR of the quartiles")]]
+    stddev_outliers: NotRequired[Annotated[Annotated[int, Min(0)], Key("rounds more than a stddev from the mean")]]
+    outliers: NotRequired[Annotated[str, Key("stddev_outliers;iqr_outliers")]]
+    ld15iqr: NotRequired[Annotated[Seconds, Key("the fastest round within 1.5 IQR below q1")]]
+    hd15iqr: NotRequired[Annotated[Seconds, Key("the slowest round within 1.5 IQR above q3")]]
+    ops: NotRequired[Annotated[float, Key("1 / mean")]]
+    total: NotRequired[Annotated[Seconds, Key("the rounds' seconds summed")]]
+    iterations: NotRequired[Annotated[Count, Key("calls per round (1: esperf gives whole rounds)")]]
 
 
 class Params(TypedDict):
@@ -62,6 +70,8 @@ class Benchmark(TypedDict):
     extra_info: Required[Annotated[dict, Key("esperf's keys of the case (a CompileRow or a RuntimeRow)", since=1)]]
     group: NotRequired[Annotated[str | None, Key("the cases a table sets side by side")]]
     fullname: NotRequired[Annotated[str, Key("the pytest node id")]]
+    param: NotRequired[Annotated[str, Key("the case id (the item's parameter id)")]]
+    options: NotRequired[Annotated[dict, Key("pytest-benchmark's options block, as esperf sets it")]]
 
 
 class FailedCase(TypedDict):

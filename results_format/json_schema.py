@@ -13,6 +13,7 @@ name are allowed (additive keys, a plugin's).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -77,10 +78,15 @@ def _key_schema(record, name: str, tp, key: Key, version: int) -> dict:
     return {**type_schema(tp, version), "description": key.meaning}
 
 
+def _plain(doc: str | None) -> str:
+    """A docstring as one line of plain text: reST roles and double backquotes as single backquotes."""
+    return re.sub(r":\w+:`([^`]+)`", r"`\1`", " ".join((doc or "").split())).replace("``", "`")
+
+
 def record_schema(record, version: int) -> dict:
     """A record as an object schema: its keys' types, and the keys required in ``version``."""
     fs = fields(record)
-    out = {"type": "object", "description": " ".join((record.__doc__ or "").split()),
+    out = {"type": "object", "description": _plain(record.__doc__),
            "properties": {f.name: _key_schema(record, f.name, f.type, f.key, version) for f in fs}}
     required = [f.name for f in fs if f.required_in(version)]
     if required:

@@ -34,6 +34,8 @@ class Problem(NamedTuple):
         if self.what.startswith(MISSING):
             rest = self.what[len(MISSING):]
             return f"{self.case} has no {self.key}{rest}" if self.case else f"no {self.key}{rest}"
+        if not self.key:  # the case itself (an entry that is no object)
+            return f"{self.case} {self.what}"
         return f"{self.case}: {self.key} {self.what}" if self.case else f"{self.key} {self.what}"
 
 
@@ -169,7 +171,7 @@ def _file_problems(data) -> list[Problem]:
         return [Problem("", "machine_info.esperf_schema_version", f"{MISSING} (not written by esperf's pytest bench?)")]
     for where, version in versions.items():
         if version is not None and version not in SUPPORTED_VERSIONS:
-            return [Problem("", where, f"{version!r} is not supported (this code reads versions "
+            return [Problem("", where, f"{version!r} is not supported (this esperf reads schema versions "
                                        f"{', '.join(map(str, SUPPORTED_VERSIONS))}; {SCHEMA_VERSION} is the newest)")]
     return []
 

@@ -14,6 +14,8 @@ import pytest
 from helpers import TINY, grid_options, reference, run_bench
 from bench.measure import timing
 from results_format.json_schema import SCHEMA_PATH
+from results_format.keys import field_map
+from results_format.rows import ROWS
 from results_format.validate import problems
 from results_format.version import SCHEMA_VERSION
 
@@ -144,6 +146,8 @@ def test_json_has_every_documented_key(run, request):
     for b in data["benchmarks"]:
         info = b["extra_info"]
         assert EXTRA_KEYS <= set(info), b["name"]
+        declared = set(field_map(ROWS[info["phase"]]))  # every key written is in the results format's definition
+        assert set(info) <= declared, (b["name"], set(info) - declared)
         assert info["jax_platforms"] == "cpu", info["jax_platforms"]  # the suite's JAX_PLATFORMS=cpu, kept
         assert info["strategy_source"] == info["env_source"] == "builtin"  # cma_es on Pendulum-v1
         assert len(b["stats"]["data"]) == b["stats"]["rounds"] >= 3
@@ -262,7 +266,8 @@ def test_a_run_whose_every_case_fails_still_writes_its_json(tmp_path):
     assert data["benchmarks"] == []
     assert {f["extra_info"]["phase"] for f in data["esperf"]["failed"]} == {"compile", "runtime"}
     assert all("RESOURCE_EXHAUSTED" in f["error"] for f in data["esperf"]["failed"])
-    assert data["machine_info"]["esperf_schema_version"] == 1
+    assert data["machine_info"]["esperf_schema_version"] == SCHEMA_VERSION
+    assert problems(data) == []  # the failed cases' settings are the format's CaseSettings
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary or partial file left
 
 

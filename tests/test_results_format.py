@@ -11,7 +11,6 @@ import copy
 import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -235,6 +234,13 @@ def test_version_1_files_read_without_the_version_2_keys():
     assert not both_accept(v1) and "extra_info.device_kind" in problems(v1)[0].text()
 
 
+def test_an_entry_that_is_no_object_is_named():
+    data = _good()
+    data["benchmarks"][1] = "test_generation[x]"
+    assert not both_accept(data)
+    assert [p.text() for p in problems(data)] == ["benchmark #1 is not an object"]
+
+
 def test_an_unsupported_version_fails_both_readers():
     data = _good()
     data["esperf"]["schema_version"] = data["machine_info"]["esperf_schema_version"] = SCHEMA_VERSION + 1
@@ -268,6 +274,12 @@ def unrolled(tmp_path_factory):
     return data
 
 
+# pytest-benchmark's own machine_info keys (the rest are esperf's: files.MachineInfo)
+PYTEST_BENCHMARK_MACHINE_INFO = {"node", "processor", "machine", "python_compiler", "python_implementation",
+                                 "python_implementation_version", "python_version", "python_build", "release",
+                                 "system", "cpu"}
+
+
 def test_real_output_is_valid_and_records_every_setting(unrolled):
     assert schema_errors(unrolled) == [] and problems(unrolled) == []
     assert {b["extra_info"]["phase"] for b in unrolled["benchmarks"]} == set(rows.PHASES)
@@ -278,6 +290,12 @@ def test_real_output_is_valid_and_records_every_setting(unrolled):
         assert info["pop_chunk"] == 4 and info["pop_blocks"] == 2
         for f in fields(rows.ROWS[info["phase"]]):  # every key the writer must write, it wrote
             assert not f.required or f.name in info, f.name
+        # and every key it wrote is declared: the definition knows the whole row
+        assert set(info) <= set(field_map(rows.ROWS[info["phase"]])), set(info) - set(field_map(rows.ROWS[info["phase"]]))
+        assert set(b) <= set(field_map(files.Benchmark)) and set(b["stats"]) <= set(field_map(files.Stats))
+    assert set(unrolled) <= set(field_map(files.ResultsFile))
+    ours = set(unrolled["machine_info"]) - PYTEST_BENCHMARK_MACHINE_INFO
+    assert ours <= set(field_map(files.MachineInfo)), ours - set(field_map(files.MachineInfo))
     assert unrolled["esperf"]["schema_version"] == unrolled["machine_info"]["esperf_schema_version"] == SCHEMA_VERSION
 
 
