@@ -61,7 +61,9 @@ def conforms(value, tp, version: int = SCHEMA_VERSION) -> bool:
         return isinstance(value, dict) and not _record_problems(value, tp, version, "", "")
     origin = get_origin(tp)
     if origin is Literal:
-        ok = any(value == a and type(value) is type(a) for a in get_args(tp))
+        # as JSON Schema's enum: 2.0 is 2, true is not 1, "2" is not 2
+        ok = any(value == a and isinstance(value, bool) == isinstance(a, bool)
+                 and isinstance(value, str) == isinstance(a, str) for a in get_args(tp))
     elif origin is list or tp is list:
         item = get_args(tp)[0] if origin is list else object
         ok = isinstance(value, list) and (item is object or all(conforms(v, item, version) for v in value))

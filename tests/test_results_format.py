@@ -199,7 +199,10 @@ def test_a_key_of_the_wrong_type_fails_both_readers(phase, key, value, line):
 def test_an_integral_float_is_an_integer_as_json_schema_reads_it():
     data = _good()
     _row_of(data, "runtime")["extra_info"]["unroll"] = 4.0
+    data["esperf"]["schema_version"] = float(SCHEMA_VERSION)
     assert both_accept(data)
+    data["esperf"]["schema_version"] = True  # a boolean is no number, in an enum too
+    assert not both_accept(data)
 
 
 def test_nested_records_and_the_file_level_keys():
