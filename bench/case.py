@@ -2,7 +2,8 @@
 :class:`Settings`, the :class:`Target` a case times, and :class:`CaseFailed`.
 
 A leaf module: everything in ``bench`` imports these from here, and this module imports
-nothing of ``bench``. esperf's own target (:mod:`bench.measure.targets`) and the evosax +
+nothing of ``bench`` (a case's settings are the results format's record,
+:class:`results_format.rows.CaseSettings`). esperf's own target (:mod:`bench.measure.targets`) and the evosax +
 gymnax peer (:mod:`bench.measure.peers`) both build a :class:`Target`, and the harness times
 any Target the same way.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
+
+from results_format.rows import CaseSettings
 
 
 # The pytest parameters of a case (Case.params): the grid's dimensions, then the settings of the
@@ -58,29 +61,30 @@ class Case:
         """The platform of the case's devices (``cpu`` of ``cpu:0`` or ``cpu:0+1``)."""
         return self.device.split(":")[0]
 
-    def fields(self) -> dict:
-        """The case's identity as the JSON names it (``extra_info`` keys)."""
-        return {
-            "impl": self.impl,
-            "part": self.part,
-            "phase": self.phase,
-            "strategy": self.strategy,
-            "env": self.env,
-            "popsize": self.popsize,
-            "num_evals": self.evals,
-            "hidden": self.hidden,
-            "episode_length": self.episode_length,
-            "device": self.device,
-            "devices": list(self.devices),
-            "num_devices": len(self.devices),
+    def fields(self) -> CaseSettings:
+        """The case's settings as the JSON names them (``extra_info`` keys; the record
+        :class:`results_format.rows.CaseSettings`)."""
+        return CaseSettings(
+            impl=self.impl,
+            part=self.part,
+            phase=self.phase,
+            strategy=self.strategy,
+            env=self.env,
+            popsize=self.popsize,
+            num_evals=self.evals,
+            hidden=self.hidden,
+            episode_length=self.episode_length,
+            device=self.device,
+            devices=list(self.devices),
+            num_devices=len(self.devices),
             # one CPU device is one core (XLA:CPU runs a program's episode loop on one thread)
-            "cores_used": len(self.devices) if self.platform == "cpu" else None,
-            "popsize_per_device": -(-self.popsize // len(self.devices)),  # a padded population: the rows a device evaluates
-            "scaling": self.scaling,
-            "unroll": self.unroll,
-            "pop_chunk_setting": self.pop_chunk,  # as given; extra_info.pop_chunk is what it resolved to
-            "isolation": self.isolation,
-        }
+            cores_used=len(self.devices) if self.platform == "cpu" else None,
+            popsize_per_device=-(-self.popsize // len(self.devices)),  # a padded population: the rows a device evaluates
+            scaling=self.scaling,
+            unroll=self.unroll,
+            pop_chunk_setting=self.pop_chunk,  # as given; extra_info.pop_chunk is what it resolved to
+            isolation=self.isolation,
+        )
 
     def to_json(self) -> dict:
         """Everything needed to rebuild the case (a worker gets it as JSON)."""

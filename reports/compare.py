@@ -60,7 +60,7 @@ from scipy import stats
 from reports import formatting as fmt
 from reports import stability
 from reports.exit_status import EXIT_OK, EXIT_SLOWER, BadInput, OneLineParser, guarded
-from reports.load import case_key, key_strings, key_text, load
+from reports.load import case_key, key_strings, key_text, load, setting_differences
 from reports.notices import notices as machine_notices
 
 # The verdict rule's defaults (compare, history and the report's crossover decide by the same rule).
@@ -287,6 +287,10 @@ def case_label(row, cols, varying: set[str]) -> str:
         parts.append(f"len{fmt.general(row['episode_length'])}")
     if key_text(row["unroll"]) not in ("", "1"):
         parts.append(f"unroll{fmt.general(row['unroll'])}")
+    if key_text(row.get("pop_chunk_setting")) not in ("", "auto"):  # the settings at their defaults say nothing
+        parts.append(f"chunk{row['pop_chunk_setting']}")
+    if key_text(row.get("isolation")) not in ("", "process"):
+        parts.append(f"isolate-{row['isolation']}")
     parts.append(str(row["device_kind"]))
     if key_text(row["num_devices"]) not in ("", "1"):
         parts.append(f"x{fmt.general(row['num_devices'])}")
@@ -454,8 +458,9 @@ def _run(args) -> int:
               "this compares hardware, not code", file=sys.stderr)
     result = compare(base, new, args.threshold, args.alpha, cross_machine=args.cross_machine)
     if not result["verdict"].isin(["slower", "faster", "unchanged"]).any():
-        raise BadInput(f"{args.base} vs {args.new}", "no case of BASE matches a case of NEW "
-                       "(different grids, devices or hosts?)")
+        differ = setting_differences({"BASE": base.rows, "NEW": new.rows})
+        raise BadInput(f"{args.base} vs {args.new}", "no case of BASE matches a case of NEW " + (
+            f"(the settings differ: {differ})" if differ else "(different grids, devices or hosts?)"))
     print(f"esperf compare: BASE {args.base} ({int(result['n_base'].gt(0).sum())} cases) vs "
           f"NEW {args.new} ({int(result['n_new'].gt(0).sum())} cases)")
     notes = notice_lines(base, new)

@@ -4,8 +4,11 @@ JSON only: nothing here (or anywhere in :mod:`reports`) imports jax or esperf's
 ``bench``, ``envs`` or ``strategies``, so a report can be made on any laptop.
 
 Liberal where harmless (a missing optional field becomes NaN), strict where it matters:
-a file that is not JSON, not a benchmark file, not esperf's, or of another schema
-version raises :class:`reports.exit_status.BadInput` naming the file and the problem.
+a file that is not JSON, not a benchmark file, not esperf's, of another schema version, or
+that breaks the results format (:mod:`results_format.validate`: a required key missing, a
+key of the wrong type) raises :class:`reports.exit_status.BadInput` naming the file, the case
+and the problem. Files of older schema versions read with the defaults of the settings they
+lack (:data:`results_format.identity.CASE_DEFAULTS`).
 """
 from __future__ import annotations
 
@@ -17,13 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports import stability
 from reports.exit_status import BadInput
 from results_format.identity import CASE_DEFAULTS, CASE_FIELDS
-from results_format.version import SCHEMA_VERSION, SUPPORTED_VERSIONS
+from results_format.validate import problems
 
-PHASES = ("compile", "runtime")
-REQUIRED = ("strategy", "env", "popsize", "num_evals")
 # Device-set fields of rows written before sharding existed: one device, one process.
 DEVICE_DEFAULTS = {"num_devices": 1, "num_processes": 1}
 # What identifies the device (set) a case ran on, besides the host and the device id.
@@ -89,68 +89,20 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _bench_name(i: int, b) -> str:
-    name = b.get("name") if isinstance(b, dict) else None
-    return f"benchmark #{i} {name!r}" if name else f"benchmark #{i}"
-
-
 def validate(path, data) -> None:
-    """Raise :class:`BadInput` for anything a report cannot be trusted with."""
-    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-        raise BadInput(path, "not a pytest-benchmark JSON file (no 'benchmarks' list)")
-    mi = data.get("machine_info")
-    if not isinstance(mi, dict):
-        raise BadInput(path, "no 'machine_info' object (not written by pytest bench?)")
-    esperf = data.get("esperf")
-    if esperf is not None and not isinstance(esperf, dict):
-        raise BadInput(path, "'esperf' is not an object")
-    versions = {
-        "machine_info.esperf_schema_version": mi.get("esperf_schema_version"),
-        "esperf.schema_version": (esperf or {}).get("schema_version"),
-    }
-    if all(v is None for v in versions.values()):
-        raise BadInput(path, "no machine_info.esperf_schema_version (not written by esperf's pytest bench?)")
-    for where, version in versions.items():
-        if version is not None and version not in SUPPORTED_VERSIONS:
-            raise BadInput(path, f"{where} {version!r} is not supported (this reports reads versions "
-                                 f"{', '.join(map(str, SUPPORTED_VERSIONS))}; {SCHEMA_VERSION} is the newest)")
-    if (esperf or {}).get("run") == "smoke":
+    """Raise :class:`BadInput` for a file that breaks the results format or that a report cannot use.
+
+    The format's rules are :func:`results_format.validate.problems` (the records' types and the
+    keys required in the file's schema version): the first problem, naming the case and the key,
+    is the one line. A smoke run (``--benchmark-disable``) is a good file with nothing measured.
+    """
+    found = problems(data)
+    if found:
+        more = f" (and {len(found) - 1} more problem{'s' * (len(found) > 2)})" if len(found) > 1 else ""
+        raise BadInput(path, found[0].text() + more)
+    if (data.get("esperf") or {}).get("run") == "smoke":
         raise BadInput(path, "a smoke run (pytest bench --benchmark-disable: each case once, nothing measured); "
                              "give the JSON of a measured run")
-    failed = (esperf or {}).get("failed", [])
-    if not isinstance(failed, list) or not all(isinstance(f, dict) for f in failed):
-        raise BadInput(path, "esperf.failed is not a list of objects")
-    for i, b in enumerate(data["benchmarks"]):
-        what = _bench_name(i, b)
-        if not isinstance(b, dict):
-            raise BadInput(path, f"{what} is not an object")
-        info = b.get("extra_info")
-        if not isinstance(info, dict) or "phase" not in info:
-            raise BadInput(path, f"{what} has no extra_info.phase (not an esperf benchmark)")
-        if info["phase"] not in PHASES:
-            raise BadInput(path, f"{what}: extra_info.phase {info['phase']!r} is not one of {', '.join(PHASES)}")
-        for key in REQUIRED:
-            if info.get(key) is None:
-                raise BadInput(path, f"{what} has no extra_info.{key}")
-        for key in ("popsize", "num_evals"):
-            if not _is_number(info[key]) or info[key] <= 0:
-                raise BadInput(path, f"{what}: extra_info.{key} {info[key]!r} is not a positive number")
-        if info.get("device") is None and info.get("device_kind") is None:
-            raise BadInput(path, f"{what} has neither extra_info.device nor extra_info.device_kind")
-        stats = b.get("stats")
-        if not isinstance(stats, dict):
-            raise BadInput(path, f"{what} has no 'stats' object")
-        samples = stats.get("data")
-        if samples is not None:
-            if not isinstance(samples, list) or not samples:
-                raise BadInput(path, f"{what}: stats.data is not a non-empty list")
-            if not all(_is_number(x) and math.isfinite(x) and x >= 0 for x in samples):
-                raise BadInput(path, f"{what}: stats.data holds a value that is not a finite number >= 0")
-        elif not _is_number(stats.get("median")):
-            raise BadInput(path, f"{what} has neither stats.data nor a numeric stats.median")
-        problem = stability.check_row(info, len(samples) if isinstance(samples, list) else None)
-        if problem:
-            raise BadInput(path, f"{what}: {problem}")
 
 
 def key_text(value) -> str:
@@ -213,6 +165,23 @@ def key_strings(df: pd.DataFrame, cols) -> pd.Series:
         return pd.Series([], index=df.index, dtype=object)
     parts = [df[c].map(key_text) if c in df else pd.Series("", index=df.index) for c in cols]
     return pd.concat(parts, axis=1).agg("\x1f".join, axis=1)
+
+
+def setting_differences(frames: dict[str, pd.DataFrame]) -> str:
+    """Where the sides of a comparison hold different settings, in one text: each case setting
+    (:data:`results_format.identity.CASE_FIELDS`, then :data:`DEVICE_FIELDS`) whose values
+    differ between the row tables of ``frames`` ({side name: rows}), with both sides' values
+    (``unroll 1 (BASE) vs 4 (NEW)``); ``""`` where every setting has the same values on every side."""
+    def values(df: pd.DataFrame, col: str) -> list[str]:
+        found = sorted(set(df[col].map(key_text)) if col in df else {""}, key=lambda v: (len(v), v))
+        return [v or "none" for v in found]
+
+    parts = []
+    for col in (*CASE_FIELDS, *DEVICE_FIELDS):
+        seen = {side: values(df, col) for side, df in frames.items()}
+        if len({tuple(v) for v in seen.values()}) > 1:
+            parts.append(f"{col} " + " vs ".join(f"{', '.join(v)} ({side})" for side, v in seen.items()))
+    return "; ".join(parts)
 
 
 def load(paths) -> Results:

@@ -9,11 +9,13 @@ A runtime row (``extra_info.phase == "runtime"``) may carry
   ``runtime_workers`` and ``first_run_s``.
 
 Files written before these keys existed lack them: a missing key means "not known", never
-an error, and gives no mark anywhere. A key of the wrong type is bad input (one line, via
-:func:`check_row`), since the bootstrap of ``compare`` would otherwise cut rounds wrongly.
+an error, and gives no mark anywhere. A key of the wrong type, or ``worker_rounds`` that do
+not add up to ``stats.data``, is bad input (one line: :mod:`results_format.validate`, which
+:mod:`reports.load` applies to every file), since the bootstrap of ``compare`` would
+otherwise cut rounds wrongly.
 
-Standard library only, and no other :mod:`reports` module: :mod:`reports.load` validates
-with it, the tables, plots, pages and ``compare`` read reasons through it.
+Standard library only, and no other :mod:`reports` module: the tables, plots, pages and
+``compare`` read reasons through it.
 """
 from __future__ import annotations
 
@@ -88,32 +90,10 @@ def legend(items) -> list[str]:
 
 def worker_counts(value, n_samples: int) -> list[int]:
     """How many consecutive rounds each worker gave, from ``worker_rounds`` (a list or its JSON
-    text); ``[n_samples]`` (one worker) when it is missing. Assumes :func:`check_row` passed."""
+    text); ``[n_samples]`` (one worker) when it is missing. Assumes the file passed
+    :func:`results_format.validate.problems`."""
     counts = _as_list(value)
     return [int(c) for c in counts] if counts else [int(n_samples)]
-
-
-def _is_count(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
-
-
-def check_row(info: dict, n_samples: int | None) -> str | None:
-    """What is wrong with a row's stability keys (a short phrase), or None when they are fine or absent.
-
-    ``unstable`` must be a list of strings; ``worker_rounds`` a non-empty list of integers >= 1
-    that adds up to the number of raw samples (``n_samples``; None when the row has none).
-    """
-    value = info.get(KEY)
-    if value is not None and not (isinstance(value, list) and all(isinstance(r, str) for r in value)):
-        return f"extra_info.{KEY} {value!r} is not a list of reason strings"
-    counts = info.get(WORKER_ROUNDS)
-    if counts is None:
-        return None
-    if not (isinstance(counts, list) and counts and all(_is_count(c) for c in counts)):
-        return f"extra_info.{WORKER_ROUNDS} {counts!r} is not a list of integers >= 1"
-    if n_samples is not None and sum(counts) != n_samples:
-        return (f"extra_info.{WORKER_ROUNDS} adds up to {sum(counts)} rounds but stats.data holds {n_samples}")
-    return None
 
 
 def is_unstable(text) -> bool:

@@ -6,6 +6,13 @@ and the published JSON Schema (:mod:`results_format.json_schema`) is generated f
 Standard library only: the pytest process never loads pandas through it, and ``reports``
 never loads jax.
 
+- :mod:`results_format.rows`: a row's ``extra_info``, typed records grouped by job (the case's
+  settings, device facts, compile and runtime figures, rates, memory, energy, stability, workers);
+- :mod:`results_format.files`: the rest of the file (``params``, ``stats``, the ``esperf`` block,
+  failed cases, esperf's ``machine_info`` keys); :mod:`results_format.keys`: how a key is declared;
+- :mod:`results_format.json_schema`: the published JSON Schema, generated from the records
+  (``python -m results_format`` writes it, ``--check`` says whether it is stale);
+- :mod:`results_format.validate`: the same rules in standard-library Python (``reports`` applies them);
 - :mod:`results_format.version`: the schema version and the versions a reader accepts;
 - :mod:`results_format.identity`: the settings that identify a case, and their defaults in
   files written before a setting was recorded;

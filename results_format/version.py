@@ -5,7 +5,9 @@ Additive keys keep the version; a changed meaning, or a key that becomes require
 
 - 1: the case settings impl, part, phase, strategy, env, popsize, num_evals, hidden, episode_length;
 - 2: every setting that changes a figure is recorded per row (``unroll``, ``pop_chunk_setting``,
-  ``isolation``) and joins the case's identity (:mod:`results_format.identity`).
+  ``isolation``) and in ``params``, and joins the case's identity (:mod:`results_format.identity`);
+  every key the writer always writes is required (the records of :mod:`results_format.rows` and
+  :mod:`results_format.files` say which, and since which version).
 """
 from __future__ import annotations
 

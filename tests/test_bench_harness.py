@@ -11,8 +11,13 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from helpers import TINY, grid_options, run_bench
+from helpers import TINY, grid_options, reference, run_bench
 from bench.measure import timing
+from results_format.json_schema import SCHEMA_PATH
+from results_format.keys import field_map
+from results_format.rows import ROWS
+from results_format.validate import problems
+from results_format.version import SCHEMA_VERSION
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
@@ -44,6 +49,8 @@ def tiny_breakdown(tmp_path_factory):
     data["backends"] = json.loads((tmp / "backends.json").read_text())
     return data
 
+
+jsonschema, needs_jsonschema = reference("jsonschema", "jsonschema")
 
 EXTRA_KEYS = {
     "phase", "strategy", "env", "popsize", "num_evals", "episode_length", "hidden", "num_params", "device",
@@ -129,7 +136,8 @@ def test_json_has_every_documented_key(run, request):
     assert data["machine_info"]["isolation"] == isolation
     blas = data["machine_info"]["blas_threads"]
     assert blas and all(p["threads"] == 1 for p in blas), blas
-    assert data["esperf"] == {"schema_version": 1, "run": "measured", "failed": []}
+    assert data["esperf"] == {"schema_version": SCHEMA_VERSION, "run": "measured", "failed": []}
+    assert problems(data) == []  # the whole file is the format's (results_format), as reports reads it
     for a in data["machine_info"]["unused_accelerators"]:  # [] unless the host has an accelerator
         assert set(a) == {"platform", "name", "why"} and a["why"], a
     checks = data["machine_info"]["system_check"]
@@ -138,6 +146,8 @@ def test_json_has_every_documented_key(run, request):
     for b in data["benchmarks"]:
         info = b["extra_info"]
         assert EXTRA_KEYS <= set(info), b["name"]
+        declared = set(field_map(ROWS[info["phase"]]))  # every key written is in the results format's definition
+        assert set(info) <= declared, (b["name"], set(info) - declared)
         assert info["jax_platforms"] == "cpu", info["jax_platforms"]  # the suite's JAX_PLATFORMS=cpu, kept
         assert info["strategy_source"] == info["env_source"] == "builtin"  # cma_es on Pendulum-v1
         assert len(b["stats"]["data"]) == b["stats"]["rounds"] >= 3
@@ -167,6 +177,16 @@ def test_json_has_every_documented_key(run, request):
             assert info["env_steps_per_s"] is None
     parts = {b["extra_info"]["part"] for b in data["benchmarks"]}
     assert parts == ({"generation", "ask", "eval", "tell"} if run == "tiny_breakdown" else {"generation"})
+
+
+@needs_jsonschema
+@pytest.mark.parametrize("run", ["tiny_run", "tiny_compile", "tiny_breakdown"])
+def test_json_matches_the_published_schema(run, request):
+    """Runtime in workers, compile rounds, the breakdown in the pytest process: each file is valid
+    against results_format's JSON Schema, as a dashboard would read it."""
+    data = request.getfixturevalue(run)
+    data = {k: v for k, v in data.items() if k != "backends"}  # the test's own record of backends, not the file's
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), cls=jsonschema.Draft202012Validator)
 
 
 def test_every_compile_round_is_cold_in_its_own_process(tiny_compile, tiny_run):
@@ -246,7 +266,8 @@ def test_a_run_whose_every_case_fails_still_writes_its_json(tmp_path):
     assert data["benchmarks"] == []
     assert {f["extra_info"]["phase"] for f in data["esperf"]["failed"]} == {"compile", "runtime"}
     assert all("RESOURCE_EXHAUSTED" in f["error"] for f in data["esperf"]["failed"])
-    assert data["machine_info"]["esperf_schema_version"] == 1
+    assert data["machine_info"]["esperf_schema_version"] == SCHEMA_VERSION
+    assert problems(data) == []  # the failed cases' settings are the format's CaseSettings
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary or partial file left
 
 

@@ -25,7 +25,9 @@ import pytest
 
 from reports import plots, render, tables
 from reports import report as report_command
+from reports.exit_status import BadInput
 from reports.load import load
+from results_format.version import SCHEMA_VERSION
 import helpers
 from helpers import ROOT
 
@@ -202,7 +204,8 @@ def _reports_import_graph() -> dict[str, set[str]]:
 
 def test_reports_modules_import_no_circle():
     graph = _reports_import_graph()
-    assert graph["exit_status"] == graph["formatting"] == set()  # shared leaves (durations: results_format)
+    # shared leaves (formatting's seconds are results_format.units', the format's validator results_format.validate)
+    assert graph["exit_status"] == graph["formatting"] == set() and graph["load"] == {"exit_status"}
     assert {"plots.style", "plots.catalog"} <= graph["plots"] and "tables" in graph["plots.style"]
     assert {"report", "compare"} <= graph["__main__"]
     done: set[str] = set()
@@ -384,6 +387,8 @@ def _drop_phase(d):
     return d
 
 
+NEXT = SCHEMA_VERSION + 1  # a version this reports does not read yet
+
 BAD = {
     "truncated": (lambda: (FIXTURES / "laptop.json").read_text()[:300], "not valid JSON (truncated?"),
     "empty": (lambda: "", "empty file"),
@@ -392,10 +397,10 @@ BAD = {
     "other_json": (lambda: json.dumps({"name": "x"}), "no 'benchmarks' list"),
     "no_phase": (lambda: json.dumps(_drop_phase(_good())), "benchmark #3 'test_generation[compile-cma_es-Pendulum-v1-pop1000-evals50-cpu:0]' has no extra_info.phase"),
     "bad_phase": (lambda: json.dumps(_set(_good(), "phase", "warmup")), "extra_info.phase 'warmup' is not one of"),
-    "schema_2": (lambda: json.dumps(_schema(_good(), 2)), "esperf_schema_version 2 is not supported"),
+    "schema_next": (lambda: json.dumps(_schema(_good(), NEXT)), f"esperf_schema_version {NEXT} is not supported"),
     "no_schema": (lambda: json.dumps(_schema(_good(), None)), "no machine_info.esperf_schema_version"),
-    "esperf_schema_2": (lambda: json.dumps({**_good(), "esperf": {"schema_version": 2, "failed": []}}),
-                        "esperf.schema_version 2 is not supported"),
+    "esperf_schema_next": (lambda: json.dumps({**_good(), "esperf": {"schema_version": NEXT, "failed": []}}),
+                           f"esperf.schema_version {NEXT} is not supported"),
     "no_cases": (lambda: json.dumps({**_good(), "benchmarks": [], "esperf": {"schema_version": 1, "failed": []}}), "no benchmark cases at all"),
     "smoke_run": (lambda: json.dumps({**_good(), "benchmarks": [], "esperf": {"schema_version": 1, "run": "smoke",
                                                                             "failed": []}}),
@@ -620,10 +625,13 @@ def test_a_measurement_in_both_series_counts_in_both(tmp_path):
 
 
 def test_old_rows_default_unroll_and_num_devices(tmp_path):
-    # rows written before unroll / num_devices existed pool with rows that say 1
+    # rows written before unroll / pop_chunk_setting / num_devices existed (schema version 1) pool with
+    # rows that say their defaults (results_format.identity.CASE_DEFAULTS)
     data = json.loads((FIXTURES / "laptop.json").read_text())
+    data["machine_info"]["esperf_schema_version"] = data["esperf"]["schema_version"] = 1
     for b in data["benchmarks"]:
-        del b["extra_info"]["unroll"]
+        for key in ("unroll", "pop_chunk_setting", "num_devices"):
+            del b["extra_info"][key]
     (tmp_path / "old.json").write_text(json.dumps(data))
     new = json.loads((FIXTURES / "laptop.json").read_text())
     for b in new["benchmarks"]:
@@ -632,7 +640,12 @@ def test_old_rows_default_unroll_and_num_devices(tmp_path):
     s = tables.summary(load([tmp_path]))
     one = tables.summary(load([FIXTURES / "laptop.json"]))
     assert len(s) == len(one) and (s["rounds"] == 2 * one["rounds"]).all()
-    assert (s["unroll"] == 1).all() and (s["num_devices"] == 1).all()
+    assert (s["unroll"] == 1).all() and (s["num_devices"] == 1).all() and (s["pop_chunk_setting"] == "auto").all()
+    # the same rows as version 2 must say them
+    data["machine_info"]["esperf_schema_version"] = data["esperf"]["schema_version"] = 2
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    with pytest.raises(BadInput, match=r"old.json: benchmark #0 .* has no extra_info.num_devices \(and 71 more problems\)"):
+        load([tmp_path])
 
 
 # --- a real pytest bench JSON, and the data the plots draw -----------------------------------

@@ -12,12 +12,15 @@ import os
 import sys
 from pathlib import Path
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 from reports import compare
 import helpers
 from helpers import ROOT
+from results_format.version import SCHEMA_VERSION
 
 
 CASES = [
@@ -37,10 +40,21 @@ def _median(case) -> float:
     return 1e-3 + 2e-8 * pop * evals * 200 * (1.0 if strategy == "cma_es" else 0.8)
 
 
-def _benchmark(case, samples, device="cpu:0", kind="cpu", episode_length=200, **extra):
-    """One benchmark entry; without ``extra`` it is an old-style row (no unroll, no num_devices)."""
+def _fixtures():
+    spec = importlib.util.spec_from_file_location("make_fixtures", ROOT / "tests" / "fixtures" / "make_fixtures.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+FIXTURES = _fixtures()
+
+
+def _benchmark(case, samples, device="cpu:0", kind="cpu", episode_length=200, version=SCHEMA_VERSION, **extra):
+    """One benchmark entry as pytest bench writes it (every key of ``version``; make_fixtures.writer_row);
+    of version 1, an old-style row (no unroll, no num_devices unless ``extra`` gives them)."""
     phase, strategy, pop, evals = case
-    return {
+    entry = {
         "name": f"test_generation[{phase}-{strategy}-Pendulum-v1-pop{pop}-evals{evals}-{device}]",
         "extra_info": {"impl": "esperf", "part": "generation", "phase": phase, "strategy": strategy,
                        "env": "Pendulum-v1", "popsize": pop, "num_evals": evals, "hidden": 48,
@@ -48,10 +62,21 @@ def _benchmark(case, samples, device="cpu:0", kind="cpu", episode_length=200, **
                        **extra},
         "stats": {"median": float(np.median(samples)), "rounds": len(samples), "data": [float(x) for x in samples]},
     }
+    return entry if version == 1 else FIXTURES.writer_row(entry, entry["stats"]["data"])
+
+
+def _file(host: str, benchmarks: list, version=SCHEMA_VERSION) -> dict:
+    """A results file of ``version`` (version 2 on: machine_info and the esperf block as pytest bench writes them)."""
+    if version == 1:
+        return {"machine_info": {"esperf_schema_version": 1, "hostname": host}, "benchmarks": benchmarks,
+                "esperf": {"schema_version": 1, "failed": []}}
+    return {"machine_info": FIXTURES.writer_machine_info({"hostname": host}), "benchmarks": benchmarks,
+            "esperf": {"schema_version": version, "run": "measured", "failed": []}}
 
 
 def write_side(folder: Path, seed: int, factor=None, files=3, noise=0.03, cases=CASES, devices=(("cpu:0", "cpu"),),
-               runtime_rounds=25, compile_rounds=3, host="ci-runner", lengths=(200,), extra=None):
+               runtime_rounds=25, compile_rounds=3, host="ci-runner", lengths=(200,), extra=None,
+               version=SCHEMA_VERSION):
     """``files`` JSON files in ``folder``; ``factor(case, device)`` (or ``factor(case, device, length)``
     where ``lengths`` has several episode lengths) scales a case's true median."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,9 +91,8 @@ def write_side(folder: Path, seed: int, factor=None, files=3, noise=0.03, cases=
                         continue  # runtime cases in the first file only; compile ones pooled over all files
                     f = (factor(case, device, length) if len(lengths) > 1 else factor(case, device)) if factor else 1.0
                     samples = _median(case) * f * np.exp(rng.normal(0.0, noise, n))
-                    benchmarks.append(_benchmark(case, samples, device, kind, length, **(extra or {})))
-        data = {"machine_info": {"esperf_schema_version": 1, "hostname": host}, "benchmarks": benchmarks,
-                "esperf": {"schema_version": 1, "failed": []}}
+                    benchmarks.append(_benchmark(case, samples, device, kind, length, version, **(extra or {})))
+        data = _file(host, benchmarks, version)
         (folder / f"run{i}.json").write_text(json.dumps(data))
     return folder
 
@@ -269,11 +293,11 @@ def test_missing_raw_samples_exit_2(tmp_path, capsys):
 def test_other_schema_version_exit_2(tmp_path, capsys):
     base = write_side(tmp_path / "base", seed=1, files=1)
     data = json.loads((base / "run0.json").read_text())
-    data["machine_info"]["esperf_schema_version"] = 3
+    data["machine_info"]["esperf_schema_version"] = SCHEMA_VERSION + 1
     other = tmp_path / "v3.json"
     other.write_text(json.dumps(data))
     code, _, err = run(capsys, base, other)
-    assert code == 2 and "esperf_schema_version 3 is not supported" in _one_line(err)
+    assert code == 2 and f"esperf_schema_version {SCHEMA_VERSION + 1} is not supported" in _one_line(err)
 
 
 def test_bad_options_are_usage_errors(tmp_path, capsys):
@@ -304,8 +328,7 @@ def write_runs(folder: Path, rng, runs=3, rounds=20, run_noise=0.07, noise=0.03,
     for i in range(runs):
         offset = np.exp(rng.normal(0.0, run_noise))
         benchmarks = [_benchmark(c, _median(c) * factor * offset * np.exp(rng.normal(0.0, noise, rounds))) for c in cases]
-        data = {"machine_info": {"esperf_schema_version": 1, "hostname": "ci-runner"}, "benchmarks": benchmarks,
-                "esperf": {"schema_version": 1, "failed": []}}
+        data = _file("ci-runner", benchmarks)
         (folder / f"run{i}.json").write_text(json.dumps(data))
     return folder
 
@@ -398,13 +421,34 @@ def test_episode_lengths_are_kept_apart(tmp_path, capsys):
 
 def test_old_rows_match_rows_with_unroll_and_num_devices_1(tmp_path, capsys):
     cases = [c for c in CASES if c[0] == "runtime"][:3]
-    base = write_side(tmp_path / "base", seed=26, files=1, cases=cases)  # no unroll, no num_devices
+    base = write_side(tmp_path / "base", seed=26, files=1, cases=cases, version=1)  # no unroll, no num_devices
     new = write_side(tmp_path / "new", seed=27, files=1, cases=cases, extra={"unroll": 1, "num_devices": 1})
     code, out, _ = run(capsys, base, new)
     assert code == 0 and set(verdicts(out).values()) == {"unchanged"}
-    other = write_side(tmp_path / "other", seed=27, files=1, cases=cases, extra={"unroll": 4, "num_devices": 2})
+    other = write_side(tmp_path / "other", seed=27, files=1, cases=cases, extra={"unroll": 4, "num_devices": 2},
+                       version=1)
     code, out, err = run(capsys, base, other)
     assert code == 2 and "no case of BASE matches" in err
+    # the line says which settings differ, with both sides' values
+    assert "(the settings differ: unroll 1 (BASE) vs 4 (NEW); num_devices 1 (BASE) vs 2 (NEW))" in _one_line(err)
+
+
+def test_an_unroll_1_run_and_an_unroll_4_run_pair_no_case(tmp_path, capsys):
+    """The case key holds every setting (results_format.identity.CASE_FIELDS): a workload of
+    another unroll is another case, never a regression of this one."""
+    cases = [c for c in CASES if c[0] == "runtime"][:3]
+    base = write_side(tmp_path / "base", seed=30, files=1, cases=cases)
+    four = write_side(tmp_path / "four", seed=31, files=1, cases=cases, extra={"unroll": 4}, factor=lambda c, d: 3.0)
+    assert {b["extra_info"]["unroll"] for b in json.loads((four / "run0.json").read_text())["benchmarks"]} == {4}
+    code, out, err = run(capsys, base, four)
+    assert code == 2 and out == ""
+    assert _one_line(err) == (f"reports: {base} vs {four}: no case of BASE matches a case of NEW "
+                              "(the settings differ: unroll 1 (BASE) vs 4 (NEW))")
+    blocks = write_side(tmp_path / "blocks", seed=31, files=1, cases=cases, extra={"pop_chunk_setting": "16"})
+    code, _, err = run(capsys, base, blocks)
+    assert code == 2 and "(the settings differ: pop_chunk_setting auto (BASE) vs 16 (NEW))" in _one_line(err)
+    code, out, _ = run(capsys, blocks, blocks)  # a setting off its default is in the case's label
+    assert code == 0 and set(verdicts(out)) == {label(c).replace(" cpu", " chunk16 cpu") for c in cases}
 
 
 def test_different_machines_are_refused_unless_cross_machine(tmp_path, capsys):

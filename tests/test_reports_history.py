@@ -11,6 +11,7 @@ import copy
 import csv
 import datetime as dt
 import hashlib
+import json
 import re
 
 import numpy as np
@@ -96,6 +97,25 @@ def test_a_slower_step_is_found_at_its_commit_and_exits_1(stepped, capsys):
     assert case.startswith("runtime cma_es Pendulum-v1")
     step_row = next(r for r in rows if r["step"])
     assert 1.2 < float(step_row["step_ratio"]) < 1.4
+
+
+def test_another_unroll_is_another_series_not_a_step(tmp_path, capsys):
+    """History pairs runs on the case key (results_format.identity.CASE_FIELDS): from commit 7 on the
+    runs are unroll 4 and 30 % slower, which is another workload, not a regression of unroll 1."""
+    ids = write_runs(tmp_path / "runs", "vm", factor=1.3, seed=1, cases=["runtime"])
+    for path in sorted((tmp_path / "runs").glob("*.json")):
+        if int(path.name.split("-")[1]) >= STEP_AT:
+            data = json.loads(path.read_text())
+            for b in data["benchmarks"]:
+                b["extra_info"]["unroll"] = 4
+            write_json(path, data)
+    code, out, err = run_history(capsys, tmp_path / "runs", "--out", tmp_path / "out")
+    assert code == 0, out + err
+    rows = read_csv(tmp_path / "out" / "history.csv")
+    assert not [r for r in rows if r["step"]]
+    unrolled = {r["commit"] for r in rows if "unroll4" in r["case"]}
+    plain = {r["commit"] for r in rows if "unroll4" not in r["case"]}
+    assert unrolled == set(ids[STEP_AT:]) and plain == set(ids[:STEP_AT])
 
 
 def test_the_step_line_is_printed(tmp_path, capsys):

@@ -25,7 +25,7 @@ from bench.plugin.progress import Progress
 from bench.plugin.same_settings import refusal
 from bench.plugin.results import Results, ResultsBusy, read_partial, take_over_json_path
 from bench.multi import distributed
-from results_format.version import SCHEMA_VERSION
+from results_format.files import esperf_block
 
 DISCOVERY_TIMEOUT_S = 600.0  # listing the devices: a backend start, however slow a TPU's
 KEY = pytest.StashKey["Session"]()
@@ -563,8 +563,7 @@ class Session:
 
     def update_json(self, output_json: dict) -> None:
         # a smoke run (--benchmark-disable) has no rows: "run" says why, "failed" what broke
-        output_json["esperf"] = {"schema_version": SCHEMA_VERSION, "run": "smoke" if self.options.smoke else "measured",
-                                 "failed": list(self.results.failed)}
+        output_json["esperf"] = esperf_block("smoke" if self.options.smoke else "measured", self.results.failed)
 
     def finish(self, session, exitstatus) -> None:
         """``pytest_sessionfinish``: write ``PATH`` (or say how to resume an interrupted run)."""
