@@ -13,6 +13,7 @@ import pytest
 
 from helpers import TINY, grid_options, run_bench
 from bench.measure import timing
+from results_format.version import SCHEMA_VERSION
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
@@ -129,7 +130,7 @@ def test_json_has_every_documented_key(run, request):
     assert data["machine_info"]["isolation"] == isolation
     blas = data["machine_info"]["blas_threads"]
     assert blas and all(p["threads"] == 1 for p in blas), blas
-    assert data["esperf"] == {"schema_version": 1, "run": "measured", "failed": []}
+    assert data["esperf"] == {"schema_version": SCHEMA_VERSION, "run": "measured", "failed": []}
     for a in data["machine_info"]["unused_accelerators"]:  # [] unless the host has an accelerator
         assert set(a) == {"platform", "name", "why"} and a["why"], a
     checks = data["machine_info"]["system_check"]
@@ -246,7 +247,7 @@ def test_a_run_whose_every_case_fails_still_writes_its_json(tmp_path):
     assert data["benchmarks"] == []
     assert {f["extra_info"]["phase"] for f in data["esperf"]["failed"]} == {"compile", "runtime"}
     assert all("RESOURCE_EXHAUSTED" in f["error"] for f in data["esperf"]["failed"])
-    assert data["machine_info"]["esperf_schema_version"] == 1
+    assert data["machine_info"]["esperf_schema_version"] == SCHEMA_VERSION
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary or partial file left
 
 

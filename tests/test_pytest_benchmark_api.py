@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from bench.plugin import pytest_benchmark_api as api
-from helpers import PY, ROOT, child_env, run
+from helpers import PY, child_env, run
 
 
 def lacking(obj, names, what) -> str:
