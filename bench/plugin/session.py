@@ -43,7 +43,7 @@ class Session:
     processes: list | None = None  # every process's machine info, in process order (distributed)
     unstable: list = field(default_factory=list)  # (item name, reasons with figures) of unstable cases
     by_id: dict = field(default_factory=dict)  # {case id: Case}: an item's case from its callspec id
-    output: output.CaseOutput | None = None  # each case's record and line
+    case_output: output.CaseOutput | None = None  # each case's record in PATH.partial and its line
 
     # -- start and end -------------------------------------------------------------------
     @classmethod
@@ -69,7 +69,7 @@ class Session:
         results.start(startup.resume_records(getoption, results, cases, spec))
         return cls(cases=cases, found=found, options=options, workers=workers, results=results,
                    distributed=bool(spec), old_sigterm=signal.signal(signal.SIGTERM, startup.raise_interrupt),
-                   by_id={c.id: c for c in cases}, output=output.CaseOutput(results))
+                   by_id={c.id: c for c in cases}, case_output=output.CaseOutput(results))
 
     def close(self) -> None:
         """``pytest_unconfigure``: the user's SIGTERM handler back; leave the distributed system;
@@ -92,7 +92,7 @@ class Session:
 
     def collected(self, items) -> None:
         """``pytest_collection_finish``: the cases this run will measure, for the progress lines."""
-        self.output.collected(sum(self.case_of(i) is not None for i in items))
+        self.case_output.collected(sum(self.case_of(i) is not None for i in items))
 
     def deselect_done(self, config, items) -> None:
         """With ``--es-resume``: drop the items the earlier run finished."""
@@ -115,7 +115,7 @@ class Session:
 
     def report(self, item, call, report) -> None:
         """``pytest_runtest_makereport`` of a case's test: its record and line (:mod:`bench.plugin.output`)."""
-        self.output.report(item, self.case_of(item), call, report)
+        self.case_output.report(item, self.case_of(item), call, report)
 
     # -- the header and the summary ------------------------------------------------------
     def header(self) -> list[str]:
