@@ -81,9 +81,11 @@ TINY = [
 def bench_env(fault="", devices=2, **extra):
     """The environment of a ``pytest bench`` child: ``devices`` forced CPU devices, the fault
     ``fault`` injected into it and its workers (tests/esperf_faults.py)."""
-    return child_env(tests=True, **{"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-                                    "JAX_PLATFORMS": "cpu", "ESPERF_FAULT": fault,
-                                    "ESPERF_WORKER_HOOK": "esperf_faults", **extra})
+    # a child of an xdist worker is no xdist worker: pytest bench would refuse to run
+    return child_env(tests=True, drop=("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"),
+                     **{"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+                        "JAX_PLATFORMS": "cpu", "ESPERF_FAULT": fault,
+                        "ESPERF_WORKER_HOOK": "esperf_faults", **extra})
 
 
 def bench_cmd(out, *args):

@@ -233,13 +233,12 @@ def test_a_failed_or_missing_memory_worker_gives_every_reason_and_no_figure():
 
 def test_an_executable_that_could_not_be_saved_says_so_in_the_row(monkeypatch, tmp_path):
     """executable_not_saved: no memory worker runs, and generation_memory_unavailable says why."""
-    from bench.plugin.session import Session
+    from bench.plugin.policy import generation_memory
 
     ran = []
-    session = Session.__new__(Session)
-    session.workers = types.SimpleNamespace(run=lambda *a: ran.append(a))
+    workers = types.SimpleNamespace(run=lambda *a: ran.append(a))
     info = {**STALE, "executable_not_saved": "ValueError: `LessThan` is not serializable"}
-    session._generation_memory({}, info, str(tmp_path / "missing.exe"), 10.0)
+    generation_memory(workers, {}, info, str(tmp_path / "missing.exe"), 10.0)
     assert ran == [] and info["generation_memory_bytes"] is None
     assert info["generation_memory_unavailable"].startswith(
         "no memory worker: the runtime worker could not save its executable (ValueError: `LessThan` is not serializable)")

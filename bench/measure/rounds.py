@@ -3,7 +3,7 @@
 The functions here run wherever the case runs: in a fresh worker process
 (:mod:`bench.isolation.worker`, ``--es-isolate process``) or in the pytest process
 (``--es-isolate none``). They return plain, JSON-able results; the pytest plugin
-(:mod:`bench.plugin.session`) records them. All timing goes through :mod:`bench.measure.timing`.
+(:mod:`bench.plugin.policy`) records them. All timing goes through :mod:`bench.measure.timing`.
 """
 from __future__ import annotations
 

@@ -71,11 +71,13 @@ def refused(getoption, env=os.environ) -> list[str]:
 
 
 def recorded(case: Case, settings: Settings, smoke: bool) -> dict:
-    """The fixture attributes behind a row's ``options`` block: what esperf did for ``case``.
+    """A row's ``options`` block: what esperf did for ``case`` ({key of
+    :data:`bench.plugin.pytest_benchmark_api.OPTION_KEYS`: value}, which the adapter sets on the fixture).
 
     ``min_rounds`` is the rounds asked for (compile: every cold compile; runtime: the fixed
     count, or the floor that ``max_time`` fills up to); ``warmup`` is the untimed generations
-    a runtime worker runs first (none for a cold compile).
+    a runtime worker runs first (none for a cold compile). esperf calibrates no loop count:
+    one round is one generation.
     """
     if smoke:
         rounds = 1
@@ -84,11 +86,10 @@ def recorded(case: Case, settings: Settings, smoke: bool) -> dict:
     else:
         rounds = settings.runtime_rounds or settings.min_runtime_rounds
     return {
-        "_timer": WORKER_TIMER,
-        "_disable_gc": False,
-        "_min_rounds": rounds,
-        "_max_time": None if (case.phase == "compile" or settings.runtime_rounds or smoke) else settings.max_time,
-        "_min_time": None,
-        "_precision": None,  # esperf calibrates no loop count: one round is one generation
-        "_warmup": 0 if case.phase == "compile" else 1,
+        "timer": WORKER_TIMER,
+        "disable_gc": False,
+        "min_rounds": rounds,
+        "max_time": None if (case.phase == "compile" or settings.runtime_rounds or smoke) else settings.max_time,
+        "min_time": None,
+        "warmup": 0 if case.phase == "compile" else 1,
     }

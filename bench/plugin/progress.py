@@ -1,4 +1,4 @@
-"""One line after each case of ``pytest bench``: which case, its median or failure, the time so
+"""One line after each case of ``pytest bench``: which case, its median, failure or skip, the time so
 far and an estimate of the time left, as long-running tools print (a full grid runs for hours).
 
 The estimate is the mean time of the cases finished so far times the cases still to run;
@@ -31,14 +31,18 @@ class Progress:
         self.clock = clock
         self.t0 = clock()
 
-    def line(self, case_id: str, median: float | None = None, failure: str | None = None) -> str:
+    def line(self, case_id: str, median: float | None = None, failure: str | None = None,
+             skipped: str | None = None) -> str:
         """Count one more case done; its line: ``median`` seconds, or ``failure``'s first words,
-        or ``passed`` where neither (a smoke run times nothing)."""
+        or ``skipped`` and why (nothing was measured), or ``passed`` where none of these (a
+        smoke run times nothing)."""
         self.done += 1
         elapsed = self.clock() - self.t0
         left = max(self.total - self.done, 0)
         if failure is not None:
             outcome = f"FAILED {failure[:120]}"
+        elif skipped is not None:
+            outcome = f"skipped ({skipped[:120]})"
         else:
             outcome = "passed" if median is None else f"median {seconds(median)}"
         eta = f"about {duration(elapsed / self.done * left)} left" if left else "done"

@@ -19,26 +19,10 @@ from pathlib import Path
 from results_format.partial import partial_records
 
 
-def take_over_json_path(config) -> Path | None:
-    """Take ``--benchmark-json`` over from pytest-benchmark: esperf writes the file itself.
-
-    pytest-benchmark 4 opens the path as a file at parse time, 5 keeps a ``Path``; both
-    write it only when a benchmark succeeded and not atomically.
-    """
-    target = config.getoption("benchmark_json")
-    if target is None:
-        return None
-    if isinstance(target, (str, os.PathLike)):
-        path = Path(target)
-    else:  # pytest-benchmark 4 opened (and emptied) the file at parse time; esperf writes it at the end
-        path = Path(target.name)
-        target.close()
-        path.unlink(missing_ok=True)
-    config.option.benchmark_json = None  # read by pytest-benchmark's session when it is made
-    bs = getattr(config, "_benchmarksession", None)
-    if bs is not None:
-        bs.json = None
-    return path.absolute()
+def item_name(case) -> str:
+    """The name of ``case``'s pytest item and of its row in ``PATH`` and ``PATH.partial``
+    (the id inside the brackets is the public case id)."""
+    return f"test_generation[{case.id}]"
 
 
 def read_partial(path: Path) -> list[dict]:
