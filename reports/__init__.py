@@ -9,8 +9,10 @@ Commands (``python -m reports`` picks one in :mod:`reports.__main__`):
 - ``python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01]``: :mod:`reports.compare`
 - ``python -m reports history FILES_OR_DIRS... [--metric runtime|env_steps_per_s|compile]``:
   :mod:`reports.history` (change points: :mod:`reports.steps`, tested by compare's rule)
+- ``python -m reports device-check OUT_DIR``: :mod:`reports.device_check`
 
-Shared by all: :mod:`reports.exit_status` (exit statuses, bad input, the error guards),
+Their names: :mod:`reports.commands`. Shared by all: :mod:`reports.exit_status` (exit statuses,
+bad input, the error guards; the codes are :mod:`results_format.exit_codes`', docs/commands.md),
 :mod:`reports.load` (reading the JSON), :mod:`reports.formatting` (numbers as text) and
 :mod:`results_format` (the JSON contract with ``bench``, a package of its own). The report's own parts:
 :mod:`reports.tables`, :mod:`reports.plots`, :mod:`reports.render`; both commands print

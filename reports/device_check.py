@@ -84,8 +84,9 @@ class OutDir:
         return (self.path / rel).is_file() or rel in self._members
 
 
-def read_json(out: OutDir, rel: str, default=None):
-    """The JSON of ``rel``; ``default`` when the file is missing or empty; BadInput when unreadable."""
+def read_out_json(out: OutDir, rel: str, default=None):
+    """The JSON of the file ``rel`` of the device-check folder ``out``; ``default`` when it is missing
+    or empty; BadInput when unreadable. (A results file is :func:`reports.load.read_json`'s.)"""
     text = out.text(rel)
     if not text:
         return default
@@ -98,7 +99,7 @@ def read_json(out: OutDir, rel: str, default=None):
 def read_steps(out: OutDir) -> dict:
     """steps.json: {"platform", "short", "device", "budget_s", "parts": [{"step", "part", "rc", "seconds",
     "deadline_s", "log", "plan", and "grid", "cases", "start" of a bench part, "skipped" of a skipped one}]}."""
-    steps = read_json(out, "steps.json")
+    steps = read_out_json(out, "steps.json")
     if not isinstance(steps, dict) or not isinstance(steps.get("parts"), list):
         raise BadInput(out.path, "no steps.json with a parts list: not a folder written by .ci/device-check")
     return steps
@@ -114,7 +115,7 @@ def read_bench(out: OutDir, name: str) -> dict | None:
     "partial": whether only json/<name>.json.partial was there, "workers": machine_info.workers};
     None when neither file is there."""
     rel = f"json/{name}.json"
-    data = read_json(out, rel)
+    data = read_out_json(out, rel)
     if data is None:
         text = out.text(f"{rel}.partial")
         if text is None:
@@ -170,8 +171,9 @@ class Run:
 
 # -- figures of benchmark rows --------------------------------------------------------------
 
-def case_key(row: dict) -> str:
-    """A case's name without its phase and implementation: strategy env popN evalsN device."""
+def pairing_key(row: dict) -> str:
+    """The name that pairs a case's compile and runtime rows (no phase, no implementation):
+    strategy env popN evalsN device. (Not :func:`reports.load.case_key`, the key of compare.)"""
     x = row.get("extra_info", {})
     return f"{x.get('strategy')} {x.get('env')} pop{x.get('popsize')} evals{x.get('num_evals')} {x.get('device')}"
 
@@ -180,7 +182,7 @@ def rows_of(bench: dict | None, phase: str) -> dict[str, dict]:
     """{case key: row} of the rows of ``phase`` (compile or runtime)."""
     if bench is None:
         return {}
-    return {case_key(r): r for r in bench["rows"] if r.get("extra_info", {}).get("phase") == phase}
+    return {pairing_key(r): r for r in bench["rows"] if r.get("extra_info", {}).get("phase") == phase}
 
 
 def median_s(row: dict | None):
@@ -320,7 +322,7 @@ def section_steps(run: Run) -> list[str]:
 def section_probe(run: Run) -> list[str]:
     """Step 0: what one worker cost on the device (every part's grid and deadline follow from it)."""
     lines = ["## 0. " + STEP_TITLES[0], ""]
-    probe = read_json(run.out, "probe.json")
+    probe = read_out_json(run.out, "probe.json")
     if not isinstance(probe, dict):
         return lines + ["No probe.json (see logs/0-probe.log): the parts were sized by the fallback figures "
                         "(bench/device_check/plan.py FALLBACK_PROBE)."]
@@ -336,7 +338,7 @@ def section_probe(run: Run) -> list[str]:
 def section_doctor(run: Run) -> list[str]:
     """Step 1: the doctor's WARN lines (doctor.json: [{"check", "status", "detail", "fix"}])."""
     lines = ["## 1. " + STEP_TITLES[1], ""]
-    checks = read_json(run.out, "doctor.json")
+    checks = read_out_json(run.out, "doctor.json")
     if not isinstance(checks, list):
         return lines + ["No doctor.json (see logs/1-doctor-json.log)."]
     warns = [c for c in checks if isinstance(c, dict) and c.get("status") == "WARN"]

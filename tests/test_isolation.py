@@ -28,7 +28,7 @@ def workers_alive(tmp_path) -> list[psutil.Process]:
     found = []
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if ("bench.worker" in " ".join(p.info["cmdline"] or []) and p.status() != psutil.STATUS_ZOMBIE
+            if ("bench.isolation.worker" in " ".join(p.info["cmdline"] or []) and p.status() != psutil.STATUS_ZOMBIE
                     and p.environ().get("ESPERF_TEST_TAG") == tag):
                 found.append(p)
         except psutil.Error:
