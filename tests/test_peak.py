@@ -93,7 +93,9 @@ def test_bench_peak_prints_a_table_or_json_and_exits_2_on_bad_input():
     assert proc.returncode == 0 and proc.stdout.splitlines()[0].split()[:3] == ["device", "kind", "cores"]
     assert proc.stdout.splitlines()[1].startswith("cpu:0")
     for bad, needle in ((["--rounds", "0"], "--rounds=0"), (["--devices", "cpu:7"], "cpu:7"),
-                        (["--rounds"], "expected one argument")):
+                        (["--rounds"], "expected one argument"),
+                        # refused by the worker (it resolves the sets): a usage error all the same
+                        (["--devices", "gpu:0"], "gpu:0 is not a visible device")):
         proc = run([PY, "-m", "bench.peak", *bad], 300, cwd=ROOT, env=env)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and needle in lines[-1], (bad, proc.stderr)
