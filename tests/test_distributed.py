@@ -118,6 +118,7 @@ def _result(out):
     return json.loads(line.split("RESULT ", 1)[1])
 
 
+@pytest.mark.integration
 def test_two_processes_compute_what_one_process_computes():
     n_dev = 2 * PER_PROCESS
     launched = [sys.executable, "-m", "bench.launch", "-n", "2", "--local-devices", str(PER_PROCESS)]
@@ -150,6 +151,7 @@ def test_two_processes_compute_what_one_process_computes():
     assert single["gathered"] == [{"p": 0, "devices": n_dev}]
 
 
+@pytest.mark.integration
 def test_a_process_that_never_starts_ends_the_others_within_the_init_timeout():
     port = free_port()
     env = _env(ESPERF_DISTRIBUTED=f"127.0.0.1:{port},2,0", ESPERF_TEST_INIT_TIMEOUT="2")
@@ -163,6 +165,7 @@ def test_a_process_that_never_starts_ends_the_others_within_the_init_timeout():
     )
 
 
+@pytest.mark.integration
 def test_a_killed_process_ends_the_run_and_leaves_no_process():
     cmd = [sys.executable, "-m", "bench.launch", "-n", "2", "--timeout", "90", "--grace", "1"]
     rc, out, err = _run([*cmd, "--", sys.executable, WORKER, "killed"], _env(), timeout=120)

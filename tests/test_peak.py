@@ -61,6 +61,7 @@ def test_bad_peak_sizes_are_one_clear_line():
         peak.sizes_for("cpu", {"ESPERF_PEAK_SIZES": "64"})
 
 
+@pytest.mark.integration
 def test_es_peak_flops_auto_fills_pct_of_peak_on_every_row(tmp_path):
     proc, data = run_bench(tmp_path, *TINY, "--es-devices", "cpu:0,cpu:all", "--es-cpu-cores", "2",
                            "--es-phases", "runtime", "--es-peak-flops", "auto", timeout=600, **TINY_PEAK)
@@ -83,6 +84,7 @@ def test_es_peak_flops_auto_fills_pct_of_peak_on_every_row(tmp_path):
         assert e["bytes_accessed"] > 0
 
 
+@pytest.mark.integration
 def test_bench_peak_prints_a_table_or_json_and_exits_2_on_bad_input():
     env = child_env(JAX_PLATFORMS="cpu", **TINY_PEAK)
     proc = run([PY, "-m", "bench.peak", "--devices", "cpu:0", "--rounds", "3", "--json"], 300, cwd=ROOT, env=env)
