@@ -4,21 +4,22 @@ Starts jax's backends in this process, looks for the accelerators jax does not u
 (:mod:`bench.system.accelerators`) and runs every check of :mod:`bench.system.checks`:
 one line each, ``OK``, ``WARN`` (with the fix) or ``INFO`` (cannot be read here, and why).
 ``--json`` prints the same as a list of ``{"check", "status", "detail", "fix"}``.
-Exit status: 0 once printed (WARNs included: the doctor informs, it does not judge),
-2 on a usage error, 3 on an unexpected error.
+Exit status (docs/commands.md): 0 once printed (WARNs included: the doctor informs, it does
+not judge; it never exits 1), 2 on a usage error (one line), 3 on an unexpected error (one line
+naming the file the traceback went to).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERNAL = 0, 2, 3
+from bench.cli import EXIT_OK, Parser, command
+
+PROG = "python -m bench.doctor"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.doctor",
-                                     description="Check whether this machine is fit to be measured.")
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="Check whether this machine is fit to be measured.")
     parser.add_argument("--json", action="store_true", help="print the checks as a JSON list")
     parser.add_argument("--quick", action="store_true",
                         help="sample the CPU load for 0.25 s instead of 1 s (what pytest bench runs at its start)")
@@ -48,16 +49,9 @@ def format_lines(checks: list[dict]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as stop:  # argparse printed the one-line usage error
-        return EXIT_USAGE if stop.code else EXIT_OK
-    try:
-        checks = diagnose(quick=args.quick)
-    except Exception as err:  # noqa: BLE001 -- one line, and a code that is no verdict
-        print(f"bench.doctor: internal error: {type(err).__name__}: {err}", file=sys.stderr)
-        return EXIT_INTERNAL
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    checks = diagnose(quick=args.quick)
     if args.json:
         print(json.dumps(checks, indent=1))
     else:
@@ -65,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         warns = sum(c["status"] == "WARN" for c in checks)
         print(f"\n{len(checks)} checks: {warns} WARN, {sum(c['status'] == 'INFO' for c in checks)} INFO")
     return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command(PROG, _main, argv)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ every group the same way. On Linux each process also gets SIGKILL if the launche
 
 Exit status: 0 when every process exits 0; else the first failure's exit code, or 128+signal
 for a process killed by a signal; 124 past the deadline; 128+signal when the launcher is
-interrupted; 2 for bad arguments (one line on stderr); 127 when COMMAND cannot be started.
+interrupted; 2 for bad arguments (one line on stderr); 127 when COMMAND cannot be started;
+3 for an unexpected error of the launcher itself (one line naming the traceback's file). The
+launcher passes its processes' codes on, so 1 or 3 may also be a process's own code: the
+``launch:`` line says which process ended how (docs/commands.md).
 """
 from __future__ import annotations
 
@@ -48,10 +51,11 @@ import threading
 import time
 from collections.abc import Sequence
 
+from bench.cli import EXIT_USAGE, command as run_command
 from bench.processes import die_with_parent, end_groups, signal_name
 
 DEADLINE_EXIT_CODE = 124
-USAGE_EXIT_CODE = 2
+USAGE_EXIT_CODE = EXIT_USAGE
 NOT_FOUND_EXIT_CODE = 127
 POLL_S = 0.02  # how often the launcher looks at its processes
 
@@ -278,13 +282,16 @@ def _drain(threads: Sequence[threading.Thread]) -> None:
         t.join(timeout=2)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str]) -> int:
     try:
-        args, command = parse_args(sys.argv[1:] if argv is None else argv)
-        return launch(args, command)
+        return launch(*parse_args(argv))
     except UsageError as err:
         _say(str(err))
         return USAGE_EXIT_CODE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command("launch", _main, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import replace
 
-from bench.cli import fail
+from bench.cli import Parser, command
 from bench.validate import pop_chunk_setting, positive_int
 
 PROG = "python -m bench.train"
@@ -48,7 +48,7 @@ def _option_value(text: str):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--strategy", default="cma_es",
                    help="one of strategies.names(), evosax:<Name>, an esperf.strategies entry point or module:attr "
                    "(docs/plugins.md) (default cma_es)")
@@ -260,14 +260,15 @@ def train(args: argparse.Namespace) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        result = train(args)
-    except ValueError as err:
-        fail(PROG, err)
+def _main(argv) -> int:
+    result = train(parse_args(argv))
     print(json.dumps(result), flush=True)
     return 0
+
+
+def main(argv=None) -> int:
+    """Exit status (docs/commands.md): 0 trained, 2 bad input (one line), 3 internal error."""
+    return command(PROG, _main, argv, usage=(ValueError,))
 
 
 if __name__ == "__main__":

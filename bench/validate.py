@@ -1,4 +1,4 @@
-"""The one set of validators of settings in ``bench`` (pytest options, train and vs_peers flags).
+"""The one set of validators of settings in ``bench`` (pytest options, the flags of train, vs_peers and peak).
 
 ``strategies`` and ``envs`` keep their own checks: they must not depend on ``bench``.
 """
@@ -26,6 +26,17 @@ def parse_positive_int(name: str, text, minimum: int = 1) -> int:
         except ValueError:
             raise ValueError(f"{name}={text!r} is not an int; give an int >= {minimum}") from None
     return positive_int(name, text, minimum)
+
+
+def parse_seconds(option: str, text) -> float:
+    """``text`` as seconds > 0; else ValueError naming ``option`` and the value."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0:
+        raise ValueError(f"{option}: {text!r} is not allowed; give seconds > 0")
+    return value
 
 
 def split_list(text) -> list[str]:

@@ -12,19 +12,18 @@ devices: ``pytest bench``'s ``cpu:all`` rows are no peer's figures). ``compared_
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 import time
 
-from bench.cli import fail
+from bench.cli import Parser, command
 
 PROG = "python -m bench.vs_peers"
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--strategies", default="cma_es,openai_es")
     p.add_argument("--envs", default="Pendulum-v1")
     p.add_argument("--pops", default="100,1000")
@@ -104,37 +103,39 @@ def compare_case(case, settings, device, rounds: int, compile_rounds: int) -> di
     }
 
 
-def main(argv=None) -> int:
+def _main(argv) -> int:
     args = parse_args(argv)
-    try:
-        import jax
+    import jax
 
-        import envs
-        from bench.case import Case, Settings
-        from bench.measure.peers import PEER_STRATEGIES, peers_available
-        from bench.validate import choice_list, positive_int, positive_ints
+    import envs
+    from bench.case import Case, Settings
+    from bench.measure.peers import PEER_STRATEGIES, peers_available
+    from bench.validate import choice_list, positive_int, positive_ints
 
-        strats = choice_list("--strategies", args.strategies, tuple(PEER_STRATEGIES))
-        env_names = choice_list("--envs", args.envs, envs.names())
-        pops = positive_ints("--pops", args.pops)
-        for name in ("evals", "hidden", "rounds", "compile_rounds", "unroll"):
-            positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
-        if not peers_available():
-            raise ValueError('evosax and gymnax are not installed; pip install -e ".[peers]"')
-        from bench.measure import timing
+    strats = choice_list("--strategies", args.strategies, tuple(PEER_STRATEGIES))
+    env_names = choice_list("--envs", args.envs, envs.names())
+    pops = positive_ints("--pops", args.pops)
+    for name in ("evals", "hidden", "rounds", "compile_rounds", "unroll"):
+        positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
+    if not peers_available():
+        raise ValueError('evosax and gymnax are not installed; pip install -e ".[peers]"')
+    from bench.measure import timing
 
-        timing.disable_persistent_cache()
-        timing.limit_blas_threads(1)
-        settings = Settings()
-        device = jax.devices()[0]
-        for s in strats:
-            for e in env_names:
-                for pop in pops:
-                    case = Case("runtime", s, e, pop, args.evals, args.hidden, None, "", unroll=args.unroll)
-                    print(json.dumps(compare_case(case, settings, device, args.rounds, args.compile_rounds)), flush=True)
-    except ValueError as err:
-        fail(PROG, err)
+    timing.disable_persistent_cache()
+    timing.limit_blas_threads(1)
+    settings = Settings()
+    device = jax.devices()[0]
+    for s in strats:
+        for e in env_names:
+            for pop in pops:
+                case = Case("runtime", s, e, pop, args.evals, args.hidden, None, "", unroll=args.unroll)
+                print(json.dumps(compare_case(case, settings, device, args.rounds, args.compile_rounds)), flush=True)
     return 0
+
+
+def main(argv=None) -> int:
+    """Exit status (docs/commands.md): 0 compared, 2 bad input (one line), 3 internal error."""
+    return command(PROG, _main, argv, usage=(ValueError,))
 
 
 if __name__ == "__main__":

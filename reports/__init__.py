@@ -12,7 +12,8 @@ Commands (``python -m reports`` picks one in :mod:`reports.__main__`):
 - ``python -m reports device-check OUT_DIR``: :mod:`reports.device_check` (a package: reading OUT_DIR,
   each part's verdict, one section of summary.md per step)
 
-Shared by all: :mod:`reports.exit_status` (exit statuses, bad input, the error guards),
+Their names: :mod:`reports.commands`. Shared by all: :mod:`reports.exit_status` (exit statuses,
+bad input, the error guards; the codes are :mod:`results_format.exit_codes`', docs/commands.md),
 :mod:`reports.load` (reading the JSON), :mod:`reports.formatting` (numbers as text) and
 :mod:`results_format` (the JSON contract with ``bench``, a package of its own). The report's own parts,
 each a package of one module per job: :mod:`reports.tables` (the summary and the tables derived from it),

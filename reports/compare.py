@@ -480,7 +480,3 @@ def main(argv: list[str] | None = None) -> int:
     """Run the comparison; return the exit status (0, 1, 2 or 3; usage errors raise SystemExit(2))."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     return guarded(lambda: _run(args))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -8,23 +8,27 @@ Exit status (a public contract; CI scripts read it):
 - 2: bad input (:class:`BadInput`: one line ``reports: <where>: <problem>`` on stderr), including
   usage errors (one line too, see :class:`OneLineParser`), for ``compare`` no case in common and,
   for ``history``, a run without ``commit_info``
-- 3: an unexpected internal error (a bug): one line ``reports: internal error: <ExcType>: <msg>``
-  on stderr, no traceback
+- 3: an unexpected internal error (a bug): one line ``reports: internal error: <ExcType>: <msg>
+  (traceback: PATH)`` on stderr, the traceback in the file PATH
 - 141 (128 + SIGPIPE, as a shell reports a process killed by a closed pipe): stdout was
   closed before everything was written (``... | head``); no verdict
 
-Standard library only, so that the process guard (:func:`run_process`) still answers with
-one line and exit 3 when pandas or scipy cannot be imported.
+The codes are :mod:`results_format.exit_codes`' (one convention for every esperf command, the
+``python -m bench.*`` ones too; the table: docs/commands.md). Standard library only, so that the
+process guard (:func:`run_process`) still answers with one line and exit 3 when pandas or scipy
+cannot be imported.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
 
-EXIT_OK, EXIT_SLOWER, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 141
+from results_format import exit_codes
+from results_format.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK
+
+EXIT_SLOWER = exit_codes.EXIT_VERDICT  # compare, history: something is slower
+EXIT_BAD_INPUT = exit_codes.EXIT_USAGE
+PROG = "reports"
 
 
 class BadInput(Exception):
@@ -37,15 +41,13 @@ class BadInput(Exception):
 
 
 def internal_error(err: BaseException) -> int:
-    """Say ``reports: internal error: <ExcType>: <msg>`` on one stderr line; return :data:`EXIT_INTERNAL`.
+    """Say ``reports: internal error: <ExcType>: <msg> (traceback: PATH)`` on one stderr line;
+    return :data:`EXIT_INTERNAL` (:func:`results_format.exit_codes.internal_error`).
 
     An unexpected exception is a bug, not a verdict: its own exit status (3) keeps CI from
     reading it as "slower" (1) or "bad input" (2), and one line keeps CI logs readable.
     """
-    msg = " ".join(str(err).split())
-    print(f"reports: internal error: {type(err).__name__}: {msg}" if msg else
-          f"reports: internal error: {type(err).__name__}", file=sys.stderr)
-    return EXIT_INTERNAL
+    return exit_codes.internal_error(PROG, err)
 
 
 def guarded(body: Callable[[], int]) -> int:
@@ -70,31 +72,18 @@ def run_process(main: Callable[[], int]) -> int:
 
     stdout closed early (``... | head``): :data:`EXIT_BROKEN_PIPE`, no verdict delivered. Any
     exception outside a command's own guard (e.g. pandas missing at import): exit 3, one line.
-    ``SystemExit`` (``--help``, usage errors) passes through.
+    ``SystemExit`` (``--help``, usage errors) gives its code (:func:`results_format.exit_codes.run`).
     """
-    try:
-        code = main()
-        sys.stdout.flush()
-        return code
-    except BrokenPipeError:
-        # Python would complain again when it flushes stdout at exit: point stdout at /dev/null.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
-    except Exception as err:  # noqa: BLE001 - a bug outside the command's guard: exit 3, one line
-        return internal_error(err)
+    return exit_codes.run(PROG, lambda _argv: main())
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors are one stderr line and exit :data:`EXIT_BAD_INPUT`:
+class OneLineParser(exit_codes.OneLineParser):
+    """:class:`results_format.exit_codes.OneLineParser` with the line
     ``reports: <what is wrong, naming the bad value> (see <prog> --help)``.
 
-    (argparse's own error prints the usage and the message: two lines.) The message says
-    what is allowed where the option's type says it (e.g. ``--threshold -1 is outside [0, 10]``).
+    The message says what is allowed where the option's type says it (e.g. ``--threshold -1 is
+    outside [0, 10]``); an unknown option gets the list of options.
     """
 
-    def error(self, message: str) -> NoReturn:
-        message = " ".join(message.split())
-        if message.startswith("unrecognized arguments"):
-            allowed = [max(a.option_strings, key=len) for a in self._actions if a.option_strings]
-            message += f"; options are {', '.join(allowed)}"
-        self.exit(EXIT_BAD_INPUT, f"reports: {message} (see {self.prog} --help)\n")
+    def error_prefix(self) -> str:
+        return PROG

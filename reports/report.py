@@ -26,6 +26,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from reports.commands import COMMANDS, commands_help
 from reports.exit_status import EXIT_OK, BadInput, OneLineParser, guarded
 from reports.load import load
 from results_format.peaks import parse_peak_flops
@@ -49,11 +50,11 @@ def peak_flops_arg(text: str) -> dict[str, float]:
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="python -m reports",
-        description="Plots, tables and report.html from the JSON of `pytest bench --benchmark-json=...` "
+        description="Plots, tables and report.html from the JSON of `pytest bench --benchmark-json=...`\n"
         "of one or many machines (reads JSON only; no jax needed).",
-        epilog="Regression check: python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01] "
-        "(see python -m reports compare --help). Every case over commits, with its steps: "
-        "python -m reports history FILES_OR_DIRS... (see python -m reports history --help).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage=f"%(prog)s [RESULTS ...] [--out DIR] [--peak-flops KIND=FLOPS] | %(prog)s {{{','.join(COMMANDS)}}} ...",
+        epilog=commands_help(),
     )
     p.add_argument("results", nargs="*", metavar="RESULTS",
                    help=f"JSON files or folders of them (default: {DEFAULT_RESULTS}/)")

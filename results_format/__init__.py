@@ -19,5 +19,7 @@ never loads jax.
 - :mod:`results_format.stability`: the thresholds of an unstable runtime figure;
 - :mod:`results_format.partial`: ``PATH.partial``, the file of finished cases;
 - :mod:`results_format.peaks`: ``KIND=FLOPS`` peak figures;
-- :mod:`results_format.units`: seconds as text.
+- :mod:`results_format.units`: seconds as text;
+- :mod:`results_format.exit_codes`: the exit statuses of every esperf command (the writer's and
+  the reader's commands answer alike; docs/commands.md).
 """

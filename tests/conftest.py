@@ -50,3 +50,8 @@ def no_process_outlives_the_module():
                 pass
         if names:
             pytest.fail("processes outlived the module's tests: " + "; ".join(names), pytrace=False)
+
+
+# -- the README's quick suite: a plain `pytest` leaves the integration tests out (suite_split.py)
+from suite_split import (  # noqa: E402,F401 -- pytest finds its hooks by name here
+    pytest_addoption, pytest_collection_modifyitems, pytest_terminal_summary)

@@ -306,3 +306,15 @@ def report_each(folder: Path, inputs: dict[str, dict]) -> dict:
         src = write_json(folder / "in" / name / "vm.json", data)
         out[name] = (report_command.make_report([str(src)], folder / f"out-{name}", {}), folder / f"out-{name}")
     return out
+
+
+def internal_error_line(line: str, exc_type: str) -> str:
+    """The ``<prog>: internal error: ...`` part of a command's exit-3 line, once the file its
+    ``(traceback: PATH)`` names is checked to hold the traceback of ``exc_type`` (then removed)."""
+    match = re.fullmatch(r"(.*) \(traceback: (/\S+\.traceback\.txt)\)", line.strip())
+    assert match, line
+    path = Path(match.group(2))
+    text = path.read_text()
+    assert "Traceback (most recent call last)" in text and exc_type in text, text
+    path.unlink()
+    return match.group(1)

@@ -140,6 +140,7 @@ def gpu_host_env(tmp_path_factory):
     return env
 
 
+@pytest.mark.integration
 def test_pytest_bench_warns_records_and_its_workers_start_only_the_cpu(tmp_path, gpu_host_env):
     out = tmp_path / "out.json"
     proc = run(bench_cmd(out, *TINY_RUN, "--es-devices", "cpu:0"), 600, cwd=ROOT, env=gpu_host_env)
@@ -157,6 +158,7 @@ def test_pytest_bench_warns_records_and_its_workers_start_only_the_cpu(tmp_path,
     assert row["extra_info"]["jax_platforms"] == "cpu"  # the CPU case's worker never started another backend
 
 
+@pytest.mark.integration
 def test_es_devices_gpu_names_what_is_present_and_the_install_line(tmp_path, gpu_host_env):
     proc = run(bench_cmd(tmp_path / "out.json", *TINY_RUN, "--es-devices", "gpu"), 300, cwd=ROOT, env=gpu_host_env)
     assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -31,6 +31,7 @@ def assert_trees_equal(a, b):
 
 
 # distribution-based (with std_init or std_schedule), population-based, and one of several particles
+@pytest.mark.integration
 @needs_evosax
 @pytest.mark.parametrize("name, sigma", [("SNES", 0.3), ("Sep_CMA_ES", 0.3), ("CMA_ES", None), ("Open_ES", 0.2),
                                          ("SimpleGA", 0.3), ("PSO", None), ("SV_Open_ES", None)])

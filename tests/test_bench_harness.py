@@ -67,6 +67,7 @@ MACHINE_KEYS = {
 }
 
 
+@pytest.mark.integration
 def test_all_devices_yield_one_case_each_with_results_there(tiny_run):
     gens = [b for b in tiny_run["benchmarks"] if b["extra_info"]["part"] == "generation"]
     names = {b["name"] for b in gens}
@@ -122,11 +123,13 @@ def test_chained_rounds_carry_each_output_into_the_next_round():
     assert [int(v) for v in repeated.last] == [1, 0]
 
 
+@pytest.mark.integration
 def test_the_pytest_process_starts_no_backend(tiny_run, tiny_breakdown):
     assert tiny_run["backends"] == []  # workers list the devices and measure
     assert tiny_breakdown["backends"] == ["cpu"]  # the check does see a backend where one started
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("run", ["tiny_run", "tiny_compile", "tiny_breakdown"])
 def test_json_has_every_documented_key(run, request):
     data = request.getfixturevalue(run)
@@ -189,6 +192,7 @@ def test_json_matches_the_published_schema(run, request):
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), cls=jsonschema.Draft202012Validator)
 
 
+@pytest.mark.integration
 def test_every_compile_round_is_cold_in_its_own_process(tiny_compile, tiny_run):
     """jax's own events, per round: a trace, a lowering and a backend compile, in a fresh worker."""
     (b,) = tiny_compile["benchmarks"]
@@ -229,6 +233,7 @@ def test_recompilation_inside_guarded_rounds_raises():
     assert [float(o[1]) for o in out] == [2.0, 2.0, 2.0]
 
 
+@pytest.mark.integration
 def test_forced_recompilation_fails_the_case_and_is_listed(tmp_path):
     proc, data = run_bench(tmp_path, *TINY, "--es-devices", "cpu:0", "--es-phases", "runtime", fault="recompile")
     assert proc.returncode == 1
@@ -238,6 +243,7 @@ def test_forced_recompilation_fails_the_case_and_is_listed(tmp_path):
     assert data["benchmarks"] == []  # no figure for a case whose rounds compiled
 
 
+@pytest.mark.integration
 def test_evosax_rows_without_the_peers_extra_are_a_usage_error(tmp_path):
     proc, data = run_bench(tmp_path, *TINY, "--es-impls", "esperf,evosax", fault="no-peers")
     assert proc.returncode == 4, proc.stdout + proc.stderr
@@ -245,6 +251,7 @@ def test_evosax_rows_without_the_peers_extra_are_a_usage_error(tmp_path):
     assert "Traceback" not in proc.stderr and data is None
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("isolation", ["process", "none"])
 def test_failed_case_is_recorded_and_the_others_are_still_written(tmp_path, isolation):
     args = [a if a != "8" else "8,16" for a in TINY]
@@ -258,6 +265,7 @@ def test_failed_case_is_recorded_and_the_others_are_still_written(tmp_path, isol
     assert not (tmp_path / "out.json.partial").exists()
 
 
+@pytest.mark.integration
 def test_a_run_whose_every_case_fails_still_writes_its_json(tmp_path):
     args = [a if a != "8" else "16" for a in TINY]
     proc, data = run_bench(tmp_path, *args, "--es-devices", "cpu:0", fault="fail-pop16")
@@ -324,6 +332,7 @@ def test_bad_run_options_name_the_value_and_what_is_allowed(given, needles):
         assert needle in str(err.value), str(err.value)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "args, needles",
     [

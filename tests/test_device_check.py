@@ -177,6 +177,7 @@ def test_the_script_without_a_usable_out_exits_2_with_one_line(tmp_path, args):
     assert proc.stdout == ""
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_the_short_cpu_form_passes_every_step(tmp_path):
     """The whole script, minimal grid, on the CPU: every step passes, the summary has its figures,
@@ -430,6 +431,7 @@ def run_script(tmp_path, probe: dict, **env) -> tuple[subprocess.CompletedProces
     return proc, out
 
 
+@pytest.mark.integration
 def test_a_part_killed_at_its_deadline_keeps_its_finished_rows_and_everything_is_archived(tmp_path, capsys):
     """``ESPERF_DEVICE_CHECK_TIMEOUT_FORK=3`` and a fork part stuck after 2 of its 8 cases: exit 1,
     the 2 rows in step 2, "timed out after 2 of 8 cases"; the later parts run; OUT_DIR's top holds
@@ -462,6 +464,7 @@ def test_a_part_killed_at_its_deadline_keeps_its_finished_rows_and_everything_is
     assert code == 1 and "| 2 | fork | timed out after 2 of 8 cases | 124 |" in again
 
 
+@pytest.mark.integration
 def test_a_slow_worker_start_skips_parts_with_a_line_and_a_rerun_leaves_three_files(tmp_path):
     slow = {**FAST_PROBE, "worker_start_s": 60.0}
     proc, out = run_script(tmp_path, slow)
@@ -494,6 +497,7 @@ def test_a_bad_knob_is_one_line_and_exit_2(tmp_path, knob):
     assert not (tmp_path / "dc").exists()
 
 
+@pytest.mark.integration
 def test_the_probe_times_a_slow_worker_start_and_the_plan_reads_its_figures(tmp_path):
     """The real probe, its worker slowed by 3 s before it starts (tests/esperf_faults.py): the
     start is in ``worker_start_s``, the JSON has every figure the plan needs, and the plan

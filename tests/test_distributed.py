@@ -1,4 +1,4 @@
-"""bench.distributed: the spec, the single-process helpers, and real multi-process runs on CPU.
+"""bench.multi.distributed: the spec, the single-process helpers, and real multi-process runs on CPU.
 
 The multi-process runs start jax processes through ``python -m bench.launch`` with
 tests/distributed_worker.py: 2 processes x 2 CPU devices must compute what 1 process x 4 devices
@@ -78,7 +78,7 @@ def test_initialize_rejects_bad_timeouts_and_a_started_backend():
     spec = parse_spec("127.0.0.1:1,2,0")
     with pytest.raises(ValueError, match=r"^init_timeout_s=0 is not allowed; give a number of seconds > 0$"):
         distributed.initialize(spec, init_timeout_s=0)
-    with pytest.raises(TypeError, match="spec must be a bench.distributed.Spec"):
+    with pytest.raises(TypeError, match="spec must be a bench.multi.distributed.Spec"):
         distributed.initialize("127.0.0.1:1,2,0")
     jax.devices()  # the backend starts here, so it is too late to join a distributed system
     with pytest.raises(RuntimeError, match="must run before any other jax use"):
@@ -118,6 +118,7 @@ def _result(out):
     return json.loads(line.split("RESULT ", 1)[1])
 
 
+@pytest.mark.integration
 def test_two_processes_compute_what_one_process_computes():
     n_dev = 2 * PER_PROCESS
     launched = [sys.executable, "-m", "bench.launch", "-n", "2", "--local-devices", str(PER_PROCESS)]
@@ -150,6 +151,7 @@ def test_two_processes_compute_what_one_process_computes():
     assert single["gathered"] == [{"p": 0, "devices": n_dev}]
 
 
+@pytest.mark.integration
 def test_a_process_that_never_starts_ends_the_others_within_the_init_timeout():
     port = free_port()
     env = _env(ESPERF_DISTRIBUTED=f"127.0.0.1:{port},2,0", ESPERF_TEST_INIT_TIMEOUT="2")
@@ -157,12 +159,13 @@ def test_a_process_that_never_starts_ends_the_others_within_the_init_timeout():
     assert rc == distributed.INIT_TIMEOUT_EXIT_CODE
     assert "RESULT" not in out
     assert err.strip().splitlines()[-1] == (
-        f"bench.distributed: the distributed system of 2 processes at coordinator 127.0.0.1:{port} "
+        f"bench.multi.distributed: the distributed system of 2 processes at coordinator 127.0.0.1:{port} "
         "(this is process 0) did not form within 2 s: a process never started or died before "
         "initializing (jax does not say which); ending this process"
     )
 
 
+@pytest.mark.integration
 def test_a_killed_process_ends_the_run_and_leaves_no_process():
     cmd = [sys.executable, "-m", "bench.launch", "-n", "2", "--timeout", "90", "--grace", "1"]
     rc, out, err = _run([*cmd, "--", sys.executable, WORKER, "killed"], _env(), timeout=120)

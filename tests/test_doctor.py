@@ -61,6 +61,7 @@ def test_a_bad_argument_is_a_usage_error():
     assert proc.returncode == 2 and "unrecognized arguments: --bogus" in proc.stderr, proc.stderr
 
 
+@pytest.mark.integration
 def test_a_cpu_hog_next_to_the_doctor_turns_the_load_into_a_warn():
     hog = subprocess.Popen([PY, "-c", "while True: pass"], start_new_session=True)
     try:

@@ -187,6 +187,7 @@ def test_the_energy_window_repeats_the_generation_until_it_is_long_enough(monkey
     assert len(Sync.asked) == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("call", [None, "nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetClockInfo"])
 def test_a_runtime_case_on_a_failing_nvml_is_measured_over_a_full_energy_window(monkeypatch, call):
     """A real runtime case (on the CPU) whose meter reads a stand-in GPU's NVML: the case is

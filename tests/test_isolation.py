@@ -28,7 +28,7 @@ def workers_alive(tmp_path) -> list[psutil.Process]:
     found = []
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if ("bench.worker" in " ".join(p.info["cmdline"] or []) and p.status() != psutil.STATUS_ZOMBIE
+            if ("bench.isolation.worker" in " ".join(p.info["cmdline"] or []) and p.status() != psutil.STATUS_ZOMBIE
                     and p.environ().get("ESPERF_TEST_TAG") == tag):
                 found.append(p)
         except psutil.Error:
@@ -36,6 +36,7 @@ def workers_alive(tmp_path) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.integration
 def test_a_small_case_after_a_large_one_reports_its_own_memory(tmp_path):
     """Peak - baseline is per case: in one process a small case would inherit the large one's peak."""
     args = [*with_pops("100000,8"), "--es-strategies", "openai_es", "--es-hidden", "64", "--es-evals", "1",
@@ -50,6 +51,7 @@ def test_a_small_case_after_a_large_one_reports_its_own_memory(tmp_path):
     assert need[8] < need[100000] / 2, need
 
 
+@pytest.mark.integration
 def test_a_worker_killed_by_sigkill_fails_its_case_only(tmp_path):
     proc, data = run_bench(tmp_path, *with_pops("16,8"), *RUNTIME_CPU0, fault="sigkill-pop16")
     assert proc.returncode == 1, proc.stdout[-3000:]
@@ -61,6 +63,7 @@ def test_a_worker_killed_by_sigkill_fails_its_case_only(tmp_path):
     assert not workers_alive(tmp_path)
 
 
+@pytest.mark.integration
 def test_a_hung_worker_is_ended_at_the_case_timeout(tmp_path):
     """With workers started as new interpreters (a forked worker's deadline is the fork server test's)."""
     # (that the other cases go on after a failed one is the SIGKILL test's)
@@ -74,6 +77,7 @@ def test_a_hung_worker_is_ended_at_the_case_timeout(tmp_path):
     assert not workers_alive(tmp_path)
 
 
+@pytest.mark.integration
 def test_sigterm_keeps_the_finished_cases_and_resume_completes_the_run(tmp_path):
     out = tmp_path / "out.json"
     partial = tmp_path / "out.json.partial"
@@ -118,6 +122,7 @@ def test_resume_needs_the_json_path(tmp_path):
     assert "--es-resume needs --benchmark-json" in proc.stderr
 
 
+@pytest.mark.integration
 def test_workers_fork_from_a_server_without_backend_or_thread_and_outlive_no_deadline(monkeypatch):
     """The fork server: no jax backend and one thread after its imports; a fresh child per request;
     a hung child is ended at its deadline while the server goes on; nothing is left after close."""
@@ -198,6 +203,7 @@ def test_the_warm_up_matmul_is_a_library_gemm_size():
     assert np.isfinite(float(jax.jit(worker._warm_up)(x)))
 
 
+@pytest.mark.integration
 def test_a_case_whose_worker_kills_the_fork_server_fails_alone(tmp_path):
     """The next case starts a new fork server."""
     proc, data = run_bench(tmp_path, *with_pops("16,8"), *RUNTIME_CPU0, fault="kill-server-pop16")

@@ -3,7 +3,9 @@
 * no import circle, between modules or between the folders of ``bench/``, counting the
   imports inside functions too (a lazy import still ties two modules together);
 * dependencies flow one way: ``strategies/`` and ``envs/`` know nothing of each other or of
-  ``bench/``; ``reports/`` reads JSON and imports neither jax nor the other packages;
+  ``bench/``; ``reports/`` reads JSON and imports neither jax nor the other packages; ``bench/``
+  imports nothing of ``reports/``; ``results_format/`` (the JSON format and the exit codes both
+  sides share) imports none of them, nor jax or pandas;
 * ``bench/conftest.py`` is hooks that delegate (short), and tests import no test module.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from helpers import ROOT
 
-PACKAGES = ("bench", "envs", "reports", "strategies")
+PACKAGES = ("bench", "envs", "reports", "results_format", "strategies")
 
 
 def module_name(path: Path) -> str:
@@ -134,9 +136,13 @@ def test_no_import_circle_between_the_folders_of_bench():
     ("strategies", ("bench", "envs", "reports")),
     ("envs", ("bench", "strategies", "reports")),
     ("reports", ("bench", "envs", "strategies", "jax", "jaxlib")),
+    ("bench", ("reports",)),
+    ("results_format", ("bench", "envs", "reports", "strategies", "jax", "jaxlib", "pandas")),
 ])
 def test_dependencies_flow_one_way(package, forbidden):
     bad = []
+    modules = [name for name in product_modules() if name.split(".")[0] == package]
+    assert len(modules) >= 3, modules  # the walk found the package
     for name, path in product_modules().items():
         if name.split(".")[0] != package:
             continue
@@ -162,3 +168,8 @@ def test_tests_import_helpers_not_each_other():
             if imported.split(".")[0] in test_modules:
                 bad.append(f"{path.name} imports {imported}")
     assert bad == []
+
+
+def test_the_one_way_check_catches_a_planted_import(tmp_path):
+    (tmp_path / "planted.py").write_text("def f():\n    from reports.load import load\n")
+    assert "reports.load" in imported_names(tmp_path / "planted.py", "bench.planted")

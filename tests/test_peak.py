@@ -61,6 +61,7 @@ def test_bad_peak_sizes_are_one_clear_line():
         peak.sizes_for("cpu", {"ESPERF_PEAK_SIZES": "64"})
 
 
+@pytest.mark.integration
 def test_es_peak_flops_auto_fills_pct_of_peak_on_every_row(tmp_path):
     proc, data = run_bench(tmp_path, *TINY, "--es-devices", "cpu:0,cpu:all", "--es-cpu-cores", "2",
                            "--es-phases", "runtime", "--es-peak-flops", "auto", timeout=600, **TINY_PEAK)
@@ -83,6 +84,7 @@ def test_es_peak_flops_auto_fills_pct_of_peak_on_every_row(tmp_path):
         assert e["bytes_accessed"] > 0
 
 
+@pytest.mark.integration
 def test_bench_peak_prints_a_table_or_json_and_exits_2_on_bad_input():
     env = child_env(JAX_PLATFORMS="cpu", **TINY_PEAK)
     proc = run([PY, "-m", "bench.peak", "--devices", "cpu:0", "--rounds", "3", "--json"], 300, cwd=ROOT, env=env)
@@ -93,7 +95,9 @@ def test_bench_peak_prints_a_table_or_json_and_exits_2_on_bad_input():
     assert proc.returncode == 0 and proc.stdout.splitlines()[0].split()[:3] == ["device", "kind", "cores"]
     assert proc.stdout.splitlines()[1].startswith("cpu:0")
     for bad, needle in ((["--rounds", "0"], "--rounds=0"), (["--devices", "cpu:7"], "cpu:7"),
-                        (["--rounds"], "expected one argument")):
+                        (["--rounds"], "expected one argument"),
+                        # refused by the worker (it resolves the sets): a usage error all the same
+                        (["--devices", "gpu:0"], "gpu:0 is not a visible device")):
         proc = run([PY, "-m", "bench.peak", *bad], 300, cwd=ROOT, env=env)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and needle in lines[-1], (bad, proc.stderr)

@@ -132,6 +132,7 @@ def test_the_grid_checks_plugins_with_the_policy_size_of_each_env():
         build_cases(grid_options(es_strategies="plugin_pkg.strategy:NoTell", es_pops="6"), {"cpu:0": {"id": "cpu:0"}})
 
 
+@pytest.mark.integration
 def test_the_workload_rolls_out_a_plugin_env_as_its_own_step_loop():
     from bench.workload import Workload
     from envs.rollout import rollout
@@ -156,6 +157,7 @@ def PointMassRef():
     return PointMass()
 
 
+@pytest.mark.integration
 def test_pytest_bench_writes_rows_of_the_names_as_given(tmp_path):
     site = write_dist(tmp_path / "site")
     args = ["--es-strategies", f"{GREEDY},greedy_es", "--es-envs", "PointMass-v0", "--es-pops", "16", "--es-evals", "2",
@@ -174,6 +176,7 @@ def test_pytest_bench_writes_rows_of_the_names_as_given(tmp_path):
     assert f"test_generation[runtime-{GREEDY}-PointMass-v0-pop16-evals2-cpu:all]" in names
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("strategy, needle", [
     ("plugin_pkg.strategy:NoTell", "NoTell misses tell"),
     ("no_such_module:ES", "cannot import module 'no_such_module'"),
@@ -190,6 +193,7 @@ def test_a_bad_plugin_is_a_usage_error_in_one_line(tmp_path, strategy, needle):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.integration
 def test_train_runs_a_plugin_strategy_on_a_plugin_env(tmp_path):
     cmd = [PY, "-m", "bench.train", "--strategy", GREEDY, "--env", POINT, "--popsize", "8", "--evals", "2",
            "--generations", "4", "--log-every", "2", "--hidden", "4", "--final-episodes", "4"]
@@ -203,6 +207,7 @@ def test_train_runs_a_plugin_strategy_on_a_plugin_env(tmp_path):
     assert bad.returncode == 2 and "NoTell misses tell" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
+@pytest.mark.integration
 def test_a_pytest_process_that_measures_nothing_checks_plugins_on_its_cpu_only():
     # a plugin's import may start jax's backends (gymnax's does); on a GPU host the pytest process
     # would take the GPU's memory: after checks_on_cpu only the CPU's starts
@@ -217,6 +222,7 @@ def test_a_pytest_process_that_measures_nothing_checks_plugins_on_its_cpu_only()
     assert proc.returncode == 0 and proc.stdout.split() in (["None"], ["''"]), proc.stdout + proc.stderr  # too late: left alone
 
 
+@pytest.mark.integration
 def test_the_report_draws_plugin_rows_beside_builtin_ones(tmp_path):
     """``python -m reports`` keys and draws a plugin's rows by their names, as any strategy's."""
     import pandas as pd

@@ -6,6 +6,8 @@ import pytest
 from bench.plugin.options import parse_run_options
 from helpers import TINY, grid_options, run_bench
 
+pytestmark = pytest.mark.integration  # every test here runs `pytest bench` in a subprocess
+
 
 def test_one_perfetto_trace_per_runtime_case_and_none_for_compile_cases(tmp_path):
     traces = tmp_path / "traces"

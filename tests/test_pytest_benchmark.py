@@ -37,6 +37,7 @@ def measured(tmp_path_factory):
     return proc, json.loads(out.read_text()), out, [json.loads(line) for line in log.read_text().splitlines()]
 
 
+@pytest.mark.integration
 def test_rows_are_grouped_so_the_table_compares_like_with_like(measured):
     proc, data, _, _ = measured
     groups = {b["name"]: b["group"] for b in data["benchmarks"]}
@@ -46,6 +47,7 @@ def test_rows_are_grouped_so_the_table_compares_like_with_like(measured):
         assert f"benchmark '{group}': 2 tests" in proc.stdout
 
 
+@pytest.mark.integration
 def test_params_are_the_grids_dimensions_and_the_case_ids_stay(measured, tmp_path):
     _, data, out, _ = measured
     assert [b["name"] for b in data["benchmarks"]] == [f"test_generation[{i}]" for i in IDS]
@@ -62,6 +64,7 @@ def test_params_are_the_grids_dimensions_and_the_case_ids_stay(measured, tmp_pat
         assert re.search(rf"benchmark 'popsize={pop}': 4 tests", done.stdout), done.stdout[-3000:]
 
 
+@pytest.mark.integration
 def test_the_options_block_records_what_esperf_did(measured):
     _, data, _, _ = measured
     for b in data["benchmarks"]:
@@ -72,6 +75,7 @@ def test_the_options_block_records_what_esperf_did(measured):
         assert options["max_time"] is None  # fixed rounds (--es-runtime-rounds 3), no time budget
 
 
+@pytest.mark.integration
 def test_each_case_prints_one_line_with_its_median_and_the_time_left(measured):
     proc, data, out, _ = measured
     lines = PROGRESS.findall(proc.stdout)
@@ -86,6 +90,7 @@ def test_each_case_prints_one_line_with_its_median_and_the_time_left(measured):
     assert not Path(f"{out}.lock").exists()  # the lock went with the run
 
 
+@pytest.mark.integration
 def test_benchmark_disable_runs_each_case_once_and_failures_still_fail(tmp_path):
     out, log = tmp_path / "out.json", tmp_path / "requests.jsonl"
     proc = bench(tmp_path, f"--benchmark-json={out}", "--benchmark-disable", ESPERF_FAULT="fail-pop16",
@@ -105,6 +110,7 @@ def test_benchmark_disable_runs_each_case_once_and_failures_still_fail(tmp_path)
     assert [o.split()[0] for o in outcomes] == ["passed", "FAILED", "passed", "FAILED"]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("args, option", [
     (["--benchmark-timer=time.process_time"], "--benchmark-timer=time.process_time"),
     (["--benchmark-disable-gc"], "--benchmark-disable-gc"),
@@ -120,6 +126,7 @@ def test_options_esperf_cannot_honour_are_one_line_usage_errors(tmp_path, args, 
     assert not (tmp_path / "out.json.partial").exists()
 
 
+@pytest.mark.integration
 def test_benchmark_histogram_without_pygal_says_how_to_install_it(tmp_path):
     blocked = tmp_path / "blocked" / "pygal"
     blocked.mkdir(parents=True)
@@ -133,6 +140,7 @@ def test_benchmark_histogram_without_pygal_says_how_to_install_it(tmp_path):
            'pip install -e ".[histogram]"' in proc.stderr
 
 
+@pytest.mark.integration
 def test_benchmark_histogram_draws_one_chart_per_group(tmp_path):
     pytest.importorskip("pygal", reason="pygal is in the test extra (pytest-benchmark[histogram])")
     proc = bench(tmp_path, f"--benchmark-histogram={tmp_path}/hist", "--es-phases", "runtime", quiet=True)
@@ -142,6 +150,7 @@ def test_benchmark_histogram_draws_one_chart_per_group(tmp_path):
     assert "pop8" in (tmp_path / charts[0]).read_text() and "pop16" in (tmp_path / charts[0]).read_text()
 
 
+@pytest.mark.integration
 def test_a_second_run_on_the_same_json_path_refuses_to_start(tmp_path):
     from bench.plugin.results import ResultsLock
 
@@ -161,6 +170,7 @@ def test_a_second_run_on_the_same_json_path_refuses_to_start(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.integration
 def test_benchmark_compare_on_the_same_machine_does_not_warn(tmp_path):
     store = f"--benchmark-storage=file://{tmp_path / 'store'}"
     first = bench(tmp_path, store, "--benchmark-autosave", "--es-phases", "runtime", "--es-pops", "8", quiet=True)

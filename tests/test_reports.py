@@ -205,7 +205,7 @@ def _reports_import_graph() -> dict[str, set[str]]:
 def test_reports_modules_import_no_circle():
     graph = _reports_import_graph()
     # shared leaves (formatting's seconds are results_format.units', the format's validator results_format.validate)
-    assert graph["exit_status"] == graph["formatting"] == set() and graph["load"] == {"exit_status"}
+    assert graph["exit_status"] == graph["commands"] == graph["formatting"] == set() and graph["load"] == {"exit_status"}
     assert {"plots.style", "plots.catalog"} <= graph["plots"] and "tables" in graph["plots.style"]
     assert {"report", "compare"} <= graph["__main__"]
     done: set[str] = set()
@@ -504,7 +504,8 @@ def test_an_internal_error_midway_exits_3_with_one_line_and_leaves_the_earlier_r
     assert report_command.main([str(FIXTURES / "laptop.json"), "--out", str(out)]) == 3
     err = capsys.readouterr().err
     not_progress = "\n".join(line for line in err.splitlines() if not re.match(r"^\[\d+/\d+\] ", line))
-    assert _one_error_line(not_progress) == "reports: internal error: RuntimeError: disk full"
+    assert helpers.internal_error_line(_one_error_line(not_progress), "RuntimeError") == \
+        "reports: internal error: RuntimeError: disk full"
     assert "Traceback" not in err
     assert [p.name for p in out.iterdir()] == ["report.html"]
     assert (out / "report.html").read_text() == "earlier report"

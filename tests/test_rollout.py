@@ -182,6 +182,7 @@ def test_carry_widens_only_what_the_population_reaches(name, alive_shape):
     assert all(leaf.shape == (4, 5) for field, leaf in state._asdict().items() if field != "t")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", envs.names())
 @pytest.mark.parametrize("pop_chunk", [1, 4, 5, 11, 50])
 def test_chunked_population_returns_equal_the_unchunked_ones_exactly(name, pop_chunk):

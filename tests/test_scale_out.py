@@ -11,6 +11,8 @@ import pytest
 import helpers
 from helpers import ROOT, TINY, bench_cmd, bench_env, run_bench
 
+pytestmark = pytest.mark.integration  # every test here runs `pytest bench` in a subprocess
+
 # in the pytest process: the grid's device sets are under test here, the isolation elsewhere
 RUNTIME = ("--es-phases", "runtime", "--es-runtime-rounds", "3", "--es-isolate", "none")
 

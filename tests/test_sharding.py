@@ -186,10 +186,12 @@ def child():
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.integration
 def test_child_sees_the_forced_devices(child):
     assert child["visible"] == [f"cpu:{i}" for i in range(NUM_DEVICES)]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("num_devices", [2, NUM_DEVICES])
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_sharded_generation_equals_single_device(child, strategy, num_devices):
@@ -203,6 +205,7 @@ def test_sharded_generation_equals_single_device(child, strategy, num_devices):
         assert max(r["state_diff"].values()) == 0.0  # selection by rank copies rows exactly
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("num_devices", [2, NUM_DEVICES])
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_compiled_sharded_generation_communicates_only_in_tell(child, strategy, num_devices):
@@ -214,10 +217,12 @@ def test_compiled_sharded_generation_communicates_only_in_tell(child, strategy, 
     assert r["loop_rows"] == [POPSIZE // num_devices]
 
 
+@pytest.mark.integration
 def test_collective_check_sees_a_collective_in_a_loop(child):
     assert child["control_in_loop"] and "all-reduce" in child["control_in_loop"][0]
 
 
+@pytest.mark.integration
 def test_an_uneven_population_is_padded_and_returns_the_one_device_returns(child):
     """10 members on 4 devices: 3 rows a device (blocks of 2: 2 blocks), 2 padding rows dropped."""
     uneven = child["workload_uneven"]
@@ -225,6 +230,7 @@ def test_an_uneven_population_is_padded_and_returns_the_one_device_returns(child
     assert uneven["max_abs_diff"] == {"None": pytest.approx(0.0, abs=1e-4), "2": pytest.approx(0.0, abs=1e-4)}
 
 
+@pytest.mark.integration
 def test_indivisible_popsize_of_a_chosen_set_is_a_clear_error(child):
     assert child["train"]["indivisible"] == (
         "popsize 10 is not divisible by the 4 devices of cpu:0+1+2+3; choose a multiple of 4"
@@ -234,6 +240,7 @@ def test_indivisible_popsize_of_a_chosen_set_is_a_clear_error(child):
     check_divisible(1000, 4)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("strategy", ["simple_ga", "cma_es"])
 def test_sharded_train_matches_single_device(child, strategy):
     one, four = child["train"][f"{strategy} cpu:0"], child["train"][f"{strategy} cpu:all"]
@@ -302,6 +309,7 @@ if __name__ == "__main__":
     print(json.dumps(child_checks()), flush=True)
 
 
+@pytest.mark.integration
 def test_abstract_inputs_lower_to_the_same_sharded_generation(child):
     """A compile round's abstract inputs (tests/abstract_inputs.py) on a 2-device mesh: the same module."""
     r = child["abstract_inputs"]

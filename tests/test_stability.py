@@ -95,6 +95,7 @@ def test_several_workers_under_distributed_is_a_usage_error_naming_why():
 
 # -- pytest bench ----------------------------------------------------------------------------
 
+@pytest.mark.integration
 def test_three_workers_per_runtime_case_and_the_unstable_summary(tmp_path):
     proc, data = run_bench(tmp_path, *TINY, "--es-runtime-rounds", "5", "--es-runtime-workers", "3",
                            "--es-devices", "cpu:0")
@@ -116,6 +117,7 @@ def test_three_workers_per_runtime_case_and_the_unstable_summary(tmp_path):
     assert not set(c["worker_pids"]) & set(x["worker_pids"])
 
 
+@pytest.mark.integration
 def test_one_worker_on_cpu_by_default_and_a_stable_case_is_not_listed(tmp_path):
     proc, data = run_bench(tmp_path, *TINY, "--es-runtime-rounds", "40", "--es-phases", "runtime",
                            "--es-devices", "cpu:0")
@@ -150,6 +152,7 @@ def test_cold_caches_disable_the_cuda_jit_cache_and_drop_xla_cache_flags():
     assert cold_caches(user) == [] and user == {"CUDA_CACHE_DISABLE": "0"}  # the user's own choice stays
 
 
+@pytest.mark.integration
 def test_workers_start_without_the_cache_flags_and_machine_info_says_so(tmp_path):
     flags = "--xla_force_host_platform_device_count=2 --xla_gpu_load_autotune_results_from=/nowhere/at.pb"
     proc, data = run_bench(tmp_path, *TINY, "--es-phases", "runtime", "--es-devices", "cpu:1", XLA_FLAGS=flags)
@@ -191,6 +194,7 @@ def test_a_worker_that_only_loads_the_executable_measures_the_generations_memory
 
 # -- the memory worker (GPU/TPU): never fails the case, never leaves a stale reason ------------
 
+@pytest.mark.integration
 def test_a_crashed_memory_worker_leaves_the_runtime_figures_and_names_why(tmp_path):
     """The memory worker of a runtime case (here forced on the CPU) is killed by SIGKILL: the
     case passes with its three runtime workers' rounds, and the row says why it has no figure."""

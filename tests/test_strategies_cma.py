@@ -101,6 +101,7 @@ def test_small_popsize_limit(popsize):
 
 
 # -- the update ---------------------------------------------------------------------------
+@pytest.mark.integration
 @needs_cmaes
 @pytest.mark.parametrize("n,popsize", [(10, None), (5, 17), (3, 2), (30, 100)])
 def test_updates_equal_cmaes(n, popsize):
@@ -180,6 +181,7 @@ def _trajectory(transform, generations=50):
     return np.array(means), np.array(Cs)
 
 
+@pytest.mark.integration
 def test_invariance_to_monotone_transform():
     """Only ranks enter the update: f, 1000 f, log f and f^3 give bitwise identical runs."""
     means, Cs = _trajectory(lambda f: f)
@@ -256,6 +258,7 @@ def _ours(name):
     return median, float(ok.mean()), means.dtype
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
 @pytest.mark.parametrize("name", list(PROBLEMS))

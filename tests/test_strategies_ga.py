@@ -1,6 +1,7 @@
 """Simple GA (Such et al. 2017): elitism, truncation selection, Gaussian mutation, sigma decay."""
 from __future__ import annotations
 
+import pytest
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -82,6 +83,7 @@ def test_sigma_decay():
     assert float(fixed.tell(s, x, sphere(x)).sigma) == 1.0
 
 
+@pytest.mark.integration
 def test_optimizes_sphere():
     n, seeds, gens = 10, 4, 200
     es = strategies.make("simple_ga", num_dims=n, popsize=100, sigma_init=0.1)

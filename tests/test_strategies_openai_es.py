@@ -1,6 +1,7 @@
 """OpenAI-ES (Salimans et al. 2017): mirrored sampling, centred ranks, gradient, weight decay, Adam."""
 from __future__ import annotations
 
+import pytest
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -141,6 +142,7 @@ def test_weight_decay_shrinks_mean_on_flat_function():
     np.testing.assert_array_equal(state0.mean, start)
 
 
+@pytest.mark.integration
 def test_optimizes_sphere():
     n, seeds, gens = 10, 4, 300
     es = strategies.make("openai_es", num_dims=n, popsize=50, sigma_init=0.1, learning_rate=0.05)

@@ -17,6 +17,7 @@ def train(*args):
     return run_bounded([sys.executable, "-m", "bench.train", *args], timeout=900)
 
 
+@pytest.mark.integration
 def test_short_run_prints_progress_and_a_json_last_line():
     proc = train("--strategy", "openai_es", "--env", "CartPole-v1", "--popsize", "8", "--evals", "2",
                  "--generations", "5", "--hidden", "4", "--log-every", "2", "--final-episodes", "10")
@@ -58,6 +59,7 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_blog_command_learns_pendulum():
     """The README's CMA-ES command reaches final_return >= -200 (the blog's best member: about -120)."""
@@ -68,6 +70,7 @@ def test_blog_command_learns_pendulum():
     assert result["final_return"] >= -200, result
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_readme_openai_es_command_solves_cartpole():
     """The README's OpenAI-ES command reaches final_return >= 475 on CartPole-v1 within 200 generations."""

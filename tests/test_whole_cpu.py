@@ -107,6 +107,7 @@ def side_by_side(tmp_path_factory):
     return {b["extra_info"]["device"]: b["extra_info"] for b in data["benchmarks"]}, data["machine_info"]
 
 
+@pytest.mark.integration
 def test_rows_record_the_cores_and_devices_each_case_used(side_by_side):
     rows, machine = side_by_side
     one, whole = rows["cpu:0"], rows["cpu:all"]
@@ -125,6 +126,7 @@ def test_rows_record_the_cores_and_devices_each_case_used(side_by_side):
     assert one["bytes_accessed"] > 0 and whole["bytes_accessed"] > 0
 
 
+@pytest.mark.integration
 def test_under_one_core_the_whole_cpu_is_that_core(tmp_path):
     """``taskset -c 0``: cpu:all has cores_used 1 (no invented cores) and runs like cpu:0."""
     out = tmp_path / "out.json"
@@ -139,6 +141,7 @@ def test_under_one_core_the_whole_cpu_is_that_core(tmp_path):
     assert data["machine_info"]["cpu_cores"]["count"] == 1
 
 
+@pytest.mark.integration
 def test_a_cpu_case_of_k_devices_is_pinned_to_k_distinct_cores(tmp_path, monkeypatch):
     """cpu:0's worker runs on one core (XLA:CPU would spread one device's work over all of them);
     hyperthread siblings come last, so k CPUs are k physical cores."""
@@ -152,6 +155,7 @@ def test_a_cpu_case_of_k_devices_is_pinned_to_k_distinct_cores(tmp_path, monkeyp
     assert cpu_cores.pin_to_cores(4, {0, 1, 2, 3}, sysfs2) is None  # the whole CPU: left as it is
 
 
+@pytest.mark.integration
 def test_rows_say_which_cpus_each_case_ran_on(side_by_side):
     rows, _ = side_by_side
     assert len(rows["cpu:0"]["cpu_affinity"]) == 1

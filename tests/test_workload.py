@@ -100,6 +100,7 @@ def test_generation_fn_on_a_one_device_mesh_equals_the_plain_generation():
     assert wl.generation_fn() is not wl.generation_fn()  # fresh functions: a new jit cache entry each
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("strategy", ["cma_es", "openai_es"])
 def test_a_chunked_generation_equals_the_unchunked_one_exactly(strategy):
     """pop_chunk changes how the rollout is scheduled, not what a generation computes."""

@@ -8,24 +8,21 @@
   (:func:`bench.device_check.plan.allocate`), as bash assignments;
 * ``record --out OUT ...``: one part's entry appended to ``OUT/steps.json`` (``--init``: the
   file's header).
+
+Exit status (docs/commands.md): 0 done, 1 the probe's worker failed, 2 a bad argument or knob
+(one line), 3 an unexpected error (one line naming the traceback's file).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
-from bench.cli import fail
+from bench.cli import EXIT_OK, EXIT_VERDICT, Parser, command
 from bench.device_check import plan as planning
 
 PROG = "python -m bench.device_check"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (argparse prints the usage too)
-        fail(self.prog, message)
 
 
 def _budget(environ) -> int:
@@ -63,9 +60,9 @@ def _read_probe(path: Path) -> tuple[dict | None, str]:
         return None, f"{path.name} unreadable: {' '.join(str(err).split())}"
 
 
-def main(argv=None) -> int:
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _main(argv) -> int:
+    parser = Parser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sub.add_parser("check-env", help="check the ESPERF_DEVICE_CHECK_* knobs")
     p = sub.add_parser("probe", help="time one worker of a tiny case on the device")
     p.add_argument("--device", required=True)
@@ -89,24 +86,25 @@ def main(argv=None) -> int:
     p.add_argument("--rc", type=int, default=None, help="the exit status (none: the part was skipped)")
     p.add_argument("--timed-out", action="store_true", help="the part was ended at its deadline")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "check-env":
-            print(check_env(os.environ), end="")
-        elif args.command == "probe":
-            return _probe(args)
-        elif args.command == "plan":
-            probe, why = _read_probe(args.probe)
-            costs = planning.Costs.of(probe, _platform(args.device), why)
-            (decision,) = planning.allocate(planning.remaining(args.part), args.form, costs, args.left)[:1]
-            if costs.source != "probe":
-                decision.why += f"; sized by the {costs.source} figures"
-            argv_ = planning.command(decision, args.py, args.device, args.out) if decision.run else []
-            print(planning.shell(decision, argv_), end="")
-        else:
-            _record(args)
-    except ValueError as err:
-        fail(PROG, str(err))
-    return 0
+    if args.command == "check-env":
+        print(check_env(os.environ), end="")
+    elif args.command == "probe":
+        return _probe(args)
+    elif args.command == "plan":
+        probe, why = _read_probe(args.probe)
+        costs = planning.Costs.of(probe, _platform(args.device), why)
+        (decision,) = planning.allocate(planning.remaining(args.part), args.form, costs, args.left)[:1]
+        if costs.source != "probe":
+            decision.why += f"; sized by the {costs.source} figures"
+        argv_ = planning.command(decision, args.py, args.device, args.out) if decision.run else []
+        print(planning.shell(decision, argv_), end="")
+    else:
+        _record(args)
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    return command(PROG, _main, argv, usage=(ValueError,))
 
 
 def _platform(device: str) -> str:
@@ -122,7 +120,7 @@ def _probe(args) -> int:
     except WorkerFailed as err:
         print(f"{PROG} probe: the probe's worker failed on {args.device}: {' '.join(str(err).split())}",
               file=sys.stderr)
-        return 1
+        return EXIT_VERDICT
     write(args.json, found)
     print(f"probe on {args.device} ({found['workers']['start']}): server start {found['server_start_s']:.2f} s, "
           f"worker start {found['worker_start_s']:.2f} s, backend init {found['backend_init_s']:.2f} s, "

@@ -4,11 +4,11 @@
 :class:`WorkerFailed`. It starts workers with one of two spawners, each behind one
 ``run(request, timeout)`` (like asv's ``Spawner`` / ``ForkServer``):
 
-* :class:`ForkServer` (Linux, the default): one ``python -m bench.worker --serve`` process
+* :class:`ForkServer` (Linux, the default): one ``python -m bench.isolation.worker --serve`` process
   imports jax and esperf once, without starting a backend or a thread, and forks a child
   per request. A child has never started a backend nor compiled anything -- the same
   cold start as a new interpreter, minus ~1.5 s of imports per worker;
-* :class:`Interpreter`: a new ``python -m bench.worker`` per request (other platforms, or
+* :class:`Interpreter`: a new ``python -m bench.isolation.worker`` per request (other platforms, or
   where a fork server would not be safe: it reports a thread or a started backend after
   its imports, or ``--es-blas-threads 0`` asks for the BLAS pools as the user's
   environment sizes them at import).
@@ -34,11 +34,19 @@ from bench.isolation.worker import PRELOAD_ENV  # a light import: the worker imp
 
 ROOT = Path(__file__).resolve().parents[2]
 GRACE_S = 5.0  # SIGTERM, then SIGKILL after this long
-WORKER = [sys.executable, "-m", "bench.worker"]
+WORKER = [sys.executable, "-m", "bench.isolation.worker"]
 
 
 class WorkerFailed(RuntimeError):
-    """The worker produced no result: it failed, died from a signal, or ran past its deadline."""
+    """The worker produced no result: it failed, died from a signal, or ran past its deadline.
+
+    ``bad_request``: the worker refused the request itself (it names something this machine
+    does not have, e.g. a device that is not visible): the caller's usage error, not a failure.
+    """
+
+    def __init__(self, message: str, bad_request: bool = False):
+        super().__init__(message)
+        self.bad_request = bad_request
 
 
 def _worker_env(extra: dict | None = None) -> dict:
@@ -73,12 +81,13 @@ def _result(result_path: Path, log_path: Path, pid: int, returncode: int) -> dic
             + (f"; its last output: {output}" if output else "")
         ) from None
     if not result.get("ok"):
-        raise WorkerFailed(result.get("error") or f"worker {describe_exit(returncode)}")
+        raise WorkerFailed(result.get("error") or f"worker {describe_exit(returncode)}",
+                           bad_request=bool(result.get("bad_request")))
     return result
 
 
 class Interpreter:
-    """A new ``python -m bench.worker`` interpreter per :meth:`run`."""
+    """A new ``python -m bench.isolation.worker`` interpreter per :meth:`run`."""
 
     def run(self, request: dict, timeout: float) -> dict:
         """Run one request in a new interpreter; its result (with ``pid``) or :class:`WorkerFailed`."""
@@ -106,7 +115,7 @@ class _ServerGone(Exception):
 
 
 class ForkServer:
-    """A running ``python -m bench.worker --serve``: one forked worker per :meth:`run`.
+    """A running ``python -m bench.isolation.worker --serve``: one forked worker per :meth:`run`.
 
     The server is in its own session; each child in its own process group, which this
     side ends on a deadline or an interrupt. The server dies with this process
@@ -118,7 +127,7 @@ class ForkServer:
         self.log_path = Path(self._tmp.name) / "server.log"
         # OpenBLAS sizes its thread pool when it loads: one thread means none started,
         # so the server has nothing a fork could not copy. The children get the user's
-        # value back (bench.worker.serve) and size their pools themselves.
+        # value back (bench.isolation.worker.serve) and size their pools themselves.
         original = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}
         env = _worker_env({"OPENBLAS_NUM_THREADS": "1", PRELOAD_ENV: json.dumps(original)})
         with open(self.log_path, "wb") as log:

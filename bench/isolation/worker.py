@@ -2,8 +2,8 @@
 
 Two ways to start one (both Linux-safe, see :mod:`bench.isolation.spawners` for which is used):
 
-* ``python -m bench.worker``: a new interpreter reads one JSON request on stdin;
-* ``python -m bench.worker --serve``: a **fork server**. It imports jax, numpy, scipy and
+* ``python -m bench.isolation.worker``: a new interpreter reads one JSON request on stdin;
+* ``python -m bench.isolation.worker --serve``: a **fork server**. It imports jax, numpy, scipy and
   esperf once -- without starting any jax backend, compiling anything or starting a
   thread -- then forks one child per request it reads (a JSON line on stdin). Every
   child is a process that has never started a backend nor compiled anything, like a
@@ -17,8 +17,14 @@ Either way the worker writes one JSON result to the file the request names
   process never starts an accelerator backend itself, so it asks a worker);
 * ``runtime``: one runtime case (:func:`bench.measure.rounds.measure_runtime`);
 * ``compile``: one cold compile round (:func:`bench.measure.rounds.measure_compile_round`);
+* ``memory``: the device memory of a case's generations, from the executable another worker
+  compiled and saved at ``executable`` (:func:`bench.measure.rounds.measure_generation_memory`;
+  the memory worker of a GPU/TPU runtime case);
 * ``peak``: the measured matmul FLOP/s and copy bandwidth of each device in ``devices``
   (:func:`bench.measure.peak.measure_peaks`; ``--es-peak-flops auto``, ``python -m bench.peak``).
+
+A request the worker refuses (:class:`BadRequest`: it names a device this machine does not
+have) is marked ``"bad_request": true`` in the result: the caller's usage error, not a failure.
 
 Before a case builds anything, the worker has jax start only the backends of the case's
 platforms (``jax_platforms``: a CPU case on a GPU host never starts CUDA), starts them on the
@@ -42,11 +48,15 @@ import time
 from bench.processes import die_with_parent, signal_group
 
 
+class BadRequest(ValueError):
+    """The request names something this machine does not have (a device set that is not visible)."""
+
+
 def _die_with_parent(parent_pid: int | None) -> None:
     """Die with the parent, and exit now if it is already gone (re-parented before the prctl)."""
     die_with_parent()
     if parent_pid is not None and os.getppid() != parent_pid:
-        raise SystemExit("bench.worker: the parent process is gone")
+        raise SystemExit("bench.isolation.worker: the parent process is gone")
 
 
 def _write(path: str, result: dict) -> None:
@@ -137,7 +147,10 @@ def _peaks(request: dict) -> dict:
     ensure_cpu_devices(ids)
     if not sets:
         visible = visible_devices()
-        found = list(dict.fromkeys(i for t in tokens for i in resolve_device_set(t, visible))) if tokens else list(visible)
+        try:
+            found = list(dict.fromkeys(i for t in tokens for i in resolve_device_set(t, visible))) if tokens else list(visible)
+        except ValueError as err:
+            raise BadRequest(str(err)) from None
         if request.get("skip_cpu"):  # the CPU's peaks come from their own requests (one core, whole CPU)
             found = [i for i in found if not i.startswith("cpu:")]
         sets = [(i, [i]) for i in found]
@@ -204,7 +217,8 @@ def handle(request: dict) -> int:
     try:
         result = {"ok": True, **run(request)}
     except Exception as err:  # noqa: BLE001 -- any error is the case's failure, reported to the parent
-        result = {"ok": False, "error": f"{type(err).__name__}: {' '.join(str(err).split())}"[:4000]}
+        result = {"ok": False, "error": f"{type(err).__name__}: {' '.join(str(err).split())}"[:4000],
+                  "bad_request": isinstance(err, BadRequest)}
     result["pid"] = os.getpid()
     _write(request["result_path"], result)
     return 0 if result["ok"] else 1

@@ -132,7 +132,7 @@ def initialize(
     import jax
 
     if not isinstance(spec, Spec):
-        raise TypeError(f"spec must be a bench.distributed.Spec (from parse_spec), not {spec!r}")
+        raise TypeError(f"spec must be a bench.multi.distributed.Spec (from parse_spec), not {spec!r}")
     for name, value in (
         ("init_timeout_s", init_timeout_s),
         ("heartbeat_timeout_s", heartbeat_timeout_s),
@@ -142,11 +142,11 @@ def initialize(
             raise ValueError(f"{name}={value!r} is not allowed; give a number of seconds > 0")
     if _backends_started():
         raise RuntimeError(
-            "bench.distributed.initialize must run before any other jax use in the process "
+            "bench.multi.distributed.initialize must run before any other jax use in the process "
             "(jax's backend has already started, e.g. by jax.devices(), jit or an array op)"
         )
     if is_distributed():
-        raise RuntimeError("bench.distributed.initialize was already called in this process")
+        raise RuntimeError("bench.multi.distributed.initialize was already called in this process")
 
     supported = _supported_kwargs(jax.distributed.initialize)
     # jax's own deadline is a backstop behind the watchdog, which must speak first.
@@ -182,7 +182,7 @@ def initialize(
     def watchdog() -> None:
         if not done.wait(init_timeout_s):
             sys.stderr.write(
-                f"bench.distributed: the distributed system of {where} did not form within "
+                f"bench.multi.distributed: the distributed system of {where} did not form within "
                 f"{init_timeout_s:g} s: a process never started or died before initializing "
                 "(jax does not say which); ending this process\n"
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bench.case import Settings
-from bench.validate import parse_positive_int, pop_chunk_setting
+from bench.validate import parse_positive_int, parse_seconds, pop_chunk_setting
 from results_format.peaks import parse_peak_flops as parse_kind_flops
 
 ISOLATION = ("process", "none")
@@ -90,7 +90,7 @@ def add_options(parser) -> None:
         "--es-blas-threads",
         default="1",
         help="threads of the BLAS/LAPACK pools behind XLA's CPU custom calls such as eigh; 0 leaves them "
-        "as they are (default: 1, see bench/timing.py)",
+        "as they are (default: 1, see bench/measure/timing.py)",
     )
     group.addoption(
         "--es-isolate",
@@ -149,17 +149,6 @@ class RunOptions:
         if self.isolation != "process" or self.smoke:
             return 1
         return self.runtime_workers or RUNTIME_WORKERS.get(platform, 1)
-
-
-def parse_seconds(option: str, text) -> float:
-    """``text`` as seconds > 0; else ValueError naming ``option`` and the value."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not value > 0:
-        raise ValueError(f"{option}: {text!r} is not allowed; give seconds > 0")
-    return value
 
 
 def parse_timeouts(text) -> tuple[float, float, float]:
