@@ -7,6 +7,7 @@ Commands (``python -m reports`` picks one in :mod:`reports.__main__`):
 
 - ``python -m reports RESULTS... [--out DIR] [--peak-flops KIND=FLOPS]``: :mod:`reports.report`
 - ``python -m reports compare BASE NEW [--threshold 0.10] [--alpha 0.01]``: :mod:`reports.compare`
+  (its verdict rule, shared with history and the report's crossover: :mod:`reports.verdict`)
 - ``python -m reports history FILES_OR_DIRS... [--metric runtime|env_steps_per_s|compile]``:
   :mod:`reports.history` (change points: :mod:`reports.steps`, tested by compare's rule)
 - ``python -m reports device-check OUT_DIR``: :mod:`reports.device_check` (a package: reading OUT_DIR,

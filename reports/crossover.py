@@ -4,7 +4,7 @@ For each machine (host), each runtime case without its popsize (impl, strategy, 
 hidden, episode length, unroll; whole generations) and each pair of the machine's device specs
 (``cpu:0``, ``cpu:all``, ``gpu:0``, ...) that ran it at two or more shared population sizes,
 every shared popsize gets ``reports compare``'s verdict on the two devices' pooled rounds
-(:func:`reports.compare.compare_runs`: ratio of medians beyond 1 + threshold, Mann-Whitney p
+(:func:`reports.verdict.compare_runs`: ratio of medians beyond 1 + threshold, Mann-Whitney p
 below alpha and, where both have several runs, the run rule). The **crossover popsize** is the
 smallest measured popsize from which one device is faster at that popsize and at every larger
 measured one; its interval is (the last popsize where it was not faster, the crossover popsize):
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reports import formatting as fmt
-from reports.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_runs, pooled_runs
+from reports.verdict import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_runs, pooled_runs
 from reports.load import Results, key_strings
 
 NOT_IN_RANGE = "not in the measured range"
@@ -67,7 +67,7 @@ def crossovers(res: Results, threshold: float = DEFAULT_THRESHOLD, alpha: float 
 
     Args:
         res: the loaded results (raw samples per file, as ``compare`` pools them).
-        threshold, alpha: the verdict rule of :func:`reports.compare.compare_runs`.
+        threshold, alpha: the verdict rule of :func:`reports.verdict.compare_runs`.
 
     Returns:
         The table, sorted by host, case and pair; empty (with :data:`COLUMNS`) where no pair qualifies.

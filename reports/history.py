@@ -15,7 +15,7 @@ compile, the compile rows) or ``env_steps_per_s`` (the runtime rows as env steps
 round by round; higher is better, so a lower value is slower).
 
 Steps: :mod:`reports.steps` (PELT change points of the log medians per commit, each kept only
-where :func:`reports.compare.compare_runs` of the pooled rounds on its two sides says slower or
+where :func:`reports.verdict.compare_runs` of the pooled rounds on its two sides says slower or
 faster beyond ``--threshold`` at ``--alpha``, compare's defaults). One line per step on stdout:
 ``slower since 1a2b3c4: +30 % (8.00 ms -> 10.4 ms, vm, runtime cma_es Pendulum-v1 ...)``.
 
@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from reports import formatting as fmt
-from reports.compare import add_verdict_options, case_label, pooled_runs, require_samples
+from reports.compare import case_label, require_samples
+from reports.verdict import add_verdict_options, pooled_runs
 from reports.exit_status import EXIT_OK, EXIT_SLOWER, BadInput, OneLineParser, guarded
 from reports.load import case_key, key_strings, key_text, load
 from reports.report import Staging, check_out
@@ -133,7 +134,7 @@ def commit_of(path, info) -> RunCommit:
 
 def build_series(res, metric: Metric) -> tuple[list[Series], list[str]]:
     """The series of every machine × case of ``metric``'s phase, commits ordered by commit time (then id),
-    and the case columns; runs of one commit on one machine pooled (:func:`reports.compare.pooled_runs`)."""
+    and the case columns; runs of one commit on one machine pooled (:func:`reports.verdict.pooled_runs`)."""
     rows = res.rows[res.rows["phase"].eq(metric.phase)].copy()
     if rows.empty:
         raise BadInput(_where(res.files), f"no {metric.phase} cases for --metric {metric.name}")

@@ -10,7 +10,7 @@ Two stages:
    successive differences (``1.4826 · median |Δ| / √2``, which one step among many commits
    barely moves), so that the penalty scales with how much the series wanders between commits.
 2. **Verdict**: a candidate is kept only where ``compare`` would call the segment after it
-   slower or faster than the segment before it: :func:`reports.compare.compare_runs` on the
+   slower or faster than the segment before it: :func:`reports.verdict.compare_runs` on the
    pooled rounds of the commits on each side (each file a run, as ``compare BASE/ NEW/`` pools
    them), at the same ``threshold`` and ``alpha``. A candidate that fails is dropped, the
    weakest first, its two segments merged, and the merged segment's neighbours tested again,
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import ruptures
 
-from reports.compare import compare_runs
+from reports.verdict import compare_runs
 
 # Medians that agree to better than 0.1 % (a clock's resolution, synthetic data) would make every
 # wiggle a candidate; the verdict would drop them all anyway, the floor only spares it the work.
@@ -52,7 +52,7 @@ class Commit:
 class Step:
     """A kept change point: the series is ``verdict`` from commit ``index`` on (0 = the oldest).
 
-    ``result``: :func:`reports.compare.compare_runs` of the segment before (base) against the
+    ``result``: :func:`reports.verdict.compare_runs` of the segment before (base) against the
     segment from ``index`` on (new): medians, ratio new/base, its interval, p.
     """
 
@@ -100,7 +100,7 @@ def _side(commits: list[Commit]) -> tuple[list[np.ndarray], list[list[int]]]:
 
 def find_steps(commits: list[Commit], threshold: float, alpha: float, higher_is_better: bool = False) -> list[Step]:
     """The steps of a series of ``commits`` (oldest first): candidates of :func:`change_points` on the
-    log medians, kept only where :func:`reports.compare.compare_runs` of the segments on either side
+    log medians, kept only where :func:`reports.verdict.compare_runs` of the segments on either side
     says slower or faster (module docstring); oldest first.
 
     ``higher_is_better`` (env steps/s): a ratio above 1 + threshold is faster, not slower.

@@ -182,6 +182,7 @@ def test_json_has_every_documented_key(run, request):
     assert parts == ({"generation", "ask", "eval", "tell"} if run == "tiny_breakdown" else {"generation"})
 
 
+@pytest.mark.integration  # `pytest bench` end to end in a subprocess
 @needs_jsonschema
 @pytest.mark.parametrize("run", ["tiny_run", "tiny_compile", "tiny_breakdown"])
 def test_json_matches_the_published_schema(run, request):

@@ -159,6 +159,7 @@ def test_only_parallel_processes_are_refused():
         "this pytest process is a pytest-xdist worker"
 
 
+@pytest.mark.integration  # `pytest bench` end to end in a subprocess
 def test_benchmark_skip_says_each_case_was_skipped(tmp_path):
     path = tmp_path / "out.json"
     proc, _ = bench(tmp_path, "--es-pops", "8,16", "--benchmark-skip", f"--benchmark-json={path}", quiet=False,

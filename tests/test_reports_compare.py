@@ -17,7 +17,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from reports import compare
+from reports import compare, verdict
 import helpers
 from helpers import ROOT
 from results_format.version import SCHEMA_VERSION
@@ -169,14 +169,14 @@ def test_both_conditions_are_needed():
     rng = np.random.default_rng(0)
     base = np.exp(rng.normal(0, 0.005, 30))
     # 5% slower with tiny noise: significant, but within the 10% threshold
-    r = compare.compare_samples(base, 1.05 * np.exp(rng.normal(0, 0.005, 30)), threshold=0.10, alpha=0.01)
+    r = verdict.compare_samples(base, 1.05 * np.exp(rng.normal(0, 0.005, 30)), threshold=0.10, alpha=0.01)
     assert r["p"] < 1e-6 and r["ratio"] > 1.04 and r["verdict"] == "unchanged"
     # 25% slower but three wildly noisy rounds a side: beyond the threshold, not significant
     noisy = np.array([1.0, 0.6, 1.5])
-    r = compare.compare_samples(noisy, 1.25 * noisy[::-1] * np.array([1.1, 0.9, 1.0]), threshold=0.10, alpha=0.01)
+    r = verdict.compare_samples(noisy, 1.25 * noisy[::-1] * np.array([1.1, 0.9, 1.0]), threshold=0.10, alpha=0.01)
     assert r["ratio"] > 1.1 and r["p"] >= 0.01 and r["verdict"] == "unchanged"
     # both: slower
-    r = compare.compare_samples(base, 1.2 * np.exp(rng.normal(0, 0.005, 30)), threshold=0.10, alpha=0.01)
+    r = verdict.compare_samples(base, 1.2 * np.exp(rng.normal(0, 0.005, 30)), threshold=0.10, alpha=0.01)
     assert r["verdict"] == "slower"
 
 
@@ -184,7 +184,7 @@ def test_ratio_and_confidence_interval():
     rng = np.random.default_rng(11)
     base = 0.02 * np.exp(rng.normal(0, 0.03, 40))
     new = 1.2 * 0.02 * np.exp(rng.normal(0, 0.03, 40))
-    r = compare.compare_samples(base, new, threshold=0.1, alpha=0.01)
+    r = verdict.compare_samples(base, new, threshold=0.1, alpha=0.01)
     assert r["ratio"] == pytest.approx(np.median(new) / np.median(base))
     assert r["ci_low"] < 1.2 < r["ci_high"]
     assert r["ci_high"] - r["ci_low"] < 0.06
@@ -353,12 +353,12 @@ def test_runs_that_disagree_are_not_a_regression():
     new_runs = [1.3, 1.3, 0.99]
     base = np.concatenate([m * np.exp(rng.normal(0, 0.01, 20)) for m in base_runs])
     new = np.concatenate([m * np.exp(rng.normal(0, 0.01, 20)) for m in new_runs])
-    pooled = compare.compare_samples(base, new, 0.10, 0.01)
+    pooled = verdict.compare_samples(base, new, 0.10, 0.01)
     assert pooled["verdict"] == "slower" and pooled["p"] < 1e-4
-    ruled = compare.compare_runs(np.split(base, 3), np.split(new, 3), 0.10, 0.01)
+    ruled = verdict.compare_runs(np.split(base, 3), np.split(new, 3), 0.10, 0.01)
     assert ruled["verdict"] == "unchanged"
     agreeing_new = np.concatenate([m * np.exp(rng.normal(0, 0.01, 20)) for m in [1.3, 1.3, 1.2]])
-    agreeing = compare.compare_runs(np.split(base, 3), np.split(agreeing_new, 3), 0.10, 0.01)
+    agreeing = verdict.compare_runs(np.split(base, 3), np.split(agreeing_new, 3), 0.10, 0.01)
     assert agreeing["verdict"] == "slower"
 
 
@@ -380,11 +380,11 @@ def test_a_consistent_slowdown_is_still_flagged_despite_run_noise(tmp_path, caps
 
 
 def test_min_p_value_in_log_space():
-    assert compare.min_p_value(3, 3) == pytest.approx(2 / math.comb(6, 3), rel=1e-12)
-    assert compare.min_p_value(10, 7) == pytest.approx(2 / math.comb(17, 7), rel=1e-12)
-    assert compare.min_p_value(1, 1) == 1.0
-    assert compare.min_p_value(1000, 1000) == 0.0  # 2 / C(2000, 1000) underflows; no OverflowError
-    assert compare.min_p_value(0, 5) == 1.0
+    assert verdict.min_p_value(3, 3) == pytest.approx(2 / math.comb(6, 3), rel=1e-12)
+    assert verdict.min_p_value(10, 7) == pytest.approx(2 / math.comb(17, 7), rel=1e-12)
+    assert verdict.min_p_value(1, 1) == 1.0
+    assert verdict.min_p_value(1000, 1000) == 0.0  # 2 / C(2000, 1000) underflows; no OverflowError
+    assert verdict.min_p_value(0, 5) == 1.0
 
 
 def test_thousand_rounds_per_case(tmp_path, capsys):
@@ -489,8 +489,8 @@ def test_clustered_ci_is_wider_than_pooled_rounds_when_runs_differ():
         return [m * np.exp(rng.normal(0.0, 0.01, 30)) for m in medians]
 
     base_runs, new_runs = side([1.0, 1.06, 0.95]), side([1.02, 0.96, 1.07])
-    pooled = compare.compare_samples(np.concatenate(base_runs), np.concatenate(new_runs), 0.1, 0.01)
-    clustered = compare.compare_runs(base_runs, new_runs, 0.1, 0.01)
+    pooled = verdict.compare_samples(np.concatenate(base_runs), np.concatenate(new_runs), 0.1, 0.01)
+    clustered = verdict.compare_runs(base_runs, new_runs, 0.1, 0.01)
     assert clustered["ratio"] == pooled["ratio"]
     assert clustered["ci_high"] - clustered["ci_low"] > 2 * (pooled["ci_high"] - pooled["ci_low"])
     # the clustered interval spans the spread of the run medians, the pooled one does not

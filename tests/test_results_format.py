@@ -283,6 +283,7 @@ PYTEST_BENCHMARK_MACHINE_INFO = {"node", "processor", "machine", "python_compile
                                  "system", "cpu"}
 
 
+@pytest.mark.integration  # `pytest bench` end to end in a subprocess
 def test_real_output_is_valid_and_records_every_setting(unrolled):
     assert schema_errors(unrolled) == [] and problems(unrolled) == []
     assert {b["extra_info"]["phase"] for b in unrolled["benchmarks"]} == set(rows.PHASES)
@@ -302,6 +303,7 @@ def test_real_output_is_valid_and_records_every_setting(unrolled):
     assert unrolled["esperf"]["schema_version"] == unrolled["machine_info"]["esperf_schema_version"] == SCHEMA_VERSION
 
 
+@pytest.mark.integration  # `pytest bench` end to end in a subprocess
 def test_real_output_with_a_key_removed_or_mistyped_fails(unrolled):
     for phase in rows.PHASES:
         data = copy.deepcopy(unrolled)

@@ -32,6 +32,7 @@ def saved(tmp_path_factory):
     return tmp, json.loads(out.read_text())
 
 
+@pytest.mark.integration  # `pytest bench` end to end in a subprocess
 def test_rows_and_params_carry_every_setting(saved):
     _, data = saved
     (row,) = data["benchmarks"]
@@ -50,6 +51,7 @@ def _one_error_line(proc) -> str:
     return errors[0]
 
 
+@pytest.mark.integration  # `pytest bench` end to end in a subprocess
 def test_benchmark_compare_of_other_settings_is_refused_not_a_regression(saved):
     """pytest-benchmark pairs rows by name: hidden 16 against a saved hidden-8 run would be a false
     regression (exit 1); it is a usage error naming the setting and both values (exit 4)."""
@@ -63,6 +65,7 @@ def test_benchmark_compare_of_other_settings_is_refused_not_a_regression(saved):
     assert "Performance has regressed" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.integration  # `pytest bench` end to end in a subprocess
 def test_benchmark_compare_of_the_same_settings_compares(saved):
     tmp, _ = saved
     proc = bench(tmp, "--es-hidden", "8", "--es-unroll", "4", f"--benchmark-storage=file://{tmp / 'store'}",
@@ -71,6 +74,7 @@ def test_benchmark_compare_of_the_same_settings_compares(saved):
     assert "0001_first" in proc.stdout + proc.stderr  # pytest-benchmark set the saved row beside this one
 
 
+@pytest.mark.integration  # `pytest bench` end to end in a subprocess
 def test_resume_of_a_partial_file_of_other_settings_is_a_usage_error(saved, tmp_path):
     _, data = saved
     out = tmp_path / "resumed.json"

@@ -9,7 +9,7 @@ import pandas as pd
 
 from reports import energy as energy_text
 from reports import stability
-from reports.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD
+from reports.verdict import DEFAULT_ALPHA, DEFAULT_THRESHOLD
 from reports.render.display import impls_table
 from reports.render.page import Figure, figure_html, html_table, markdown_table, notices_html, notices_markdown, page_head
 
