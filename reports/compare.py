@@ -46,6 +46,7 @@ from reports.exit_status import EXIT_OK, EXIT_SLOWER, BadInput, OneLineParser, g
 from reports.load import case_key, key_text, load, setting_differences
 from reports.notices import notices as machine_notices
 from reports.verdict import DEFAULT_ALPHA, DEFAULT_THRESHOLD, add_verdict_options, compare_runs, pooled_runs
+from reports.verdict import N_RESAMPLES, compare_samples, min_p_value, ratio_ci  # noqa: F401 -- still reports.compare's names
 
 ORDER = {"faster": 0, "slower": 1, "unchanged": 2, "only in base": 3, "only in new": 3}
 
