@@ -9,7 +9,7 @@ any Target the same way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from results_format.rows import CaseSettings
@@ -87,13 +87,8 @@ class Case:
         )
 
     def to_json(self) -> dict:
-        """Everything needed to rebuild the case (a worker gets it as JSON)."""
-        return {
-            "phase": self.phase, "strategy": self.strategy, "env": self.env, "popsize": self.popsize,
-            "evals": self.evals, "hidden": self.hidden, "episode_length": self.episode_length,
-            "device": self.device, "part": self.part, "impl": self.impl, "devices": list(self.devices),
-            "scaling": self.scaling, "unroll": self.unroll, "pop_chunk": self.pop_chunk, "isolation": self.isolation,
-        }
+        """Everything needed to rebuild the case (a worker gets it as JSON): its fields, as declared."""
+        return {**asdict(self), "devices": list(self.devices)}
 
     @classmethod
     def from_json(cls, data: dict) -> "Case":
@@ -110,10 +105,7 @@ class Case:
     def params(self) -> dict:
         """The grid's dimensions and the workload's settings as pytest parameters (``params`` in the
         JSON; what ``--benchmark-group-by=param:popsize`` reads), in :data:`PARAMS` order."""
-        return {"phase": self.phase, "strategy": self.strategy, "env": self.env, "popsize": self.popsize,
-                "evals": self.evals, "device": self.device, "part": self.part, "impl": self.impl,
-                "hidden": self.hidden, "episode_length": self.episode_length, "unroll": self.unroll,
-                "pop_chunk": self.pop_chunk, "isolation": self.isolation}
+        return {name: getattr(self, name) for name in PARAMS}
 
     @property
     def id(self) -> str:
