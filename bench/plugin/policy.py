@@ -89,7 +89,6 @@ def in_workers(case: Case, options: RunOptions, workers) -> tuple[list[float], d
     top = max(done, key=lambda w: w["peak_memory_bytes"] - w["baseline_memory_bytes"])
     info.update(
         **workers.start_of(done),  # per row: a fork-server fallback shows where it happened
-        isolation="process",
         worker_pids=[w["pid"] for w in done],
         backend_init_s=[w["backend_init_s"] for w in done],
         jax_platforms=top.get("jax_platforms"),
@@ -154,7 +153,7 @@ def here(case: Case, options: RunOptions, distributed: bool) -> tuple[list[float
         samples = sync.slowest(samples)
     local = [d for d in jax_devices(case.devices) if d.process_index == jax.process_index()]
     peak, source = memory_peak(local)
-    info.update(isolation="none", worker_pids=[os.getpid()], jax_platforms=jax.config.jax_platforms or None,
+    info.update(worker_pids=[os.getpid()], jax_platforms=jax.config.jax_platforms or None,
                 cpu_affinity=sorted(os.sched_getaffinity(0)),  # in-process: not pinned per case
                 baseline_memory_bytes=None,
                 peak_memory_bytes=peak, memory_source=source)
